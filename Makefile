@@ -1,0 +1,38 @@
+# technob-fx: `make demo` sets everything up and runs the demo; `make test` runs the test suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: demo test lint bench system-deps clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/technob demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check technob_fx bridge tests benchmarks
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+# Optional system programs: rubberband (pyrubberband engine) and liblo-tools (a real OSC peer
+# in tests). Tests that need them skip when absent. Needs root (CI is root).
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (command -v rubberband >/dev/null && command -v oscdump >/dev/null) || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rubberband-cli liblo-tools >/dev/null); \
+	else echo "system-deps: skipped (needs apt-get and root)"; fi
+
+clean:
+	rm -rf $(VENV) technob-demo .pytest_cache

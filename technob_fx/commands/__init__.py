@@ -1,0 +1,1 @@
+"""CLI subcommands of ``technob``: one module per command, each with ``register(subparsers)``."""

@@ -1,0 +1,36 @@
+"""Exceptions raised by technob-fx.
+
+Every error a user can cause (bad audio, bad preset, bad parameter, missing file or model) is a
+:class:`TechnobError`. Its message is one line that names the problem, so the CLI can print it and
+exit 1, and the OSC bridge can send it back as ``/technob/error``.
+"""
+
+from __future__ import annotations
+
+
+class TechnobError(Exception):
+    """Base class of every error technob-fx raises on bad input."""
+
+
+class AudioError(TechnobError, ValueError):
+    """Audio is unusable: wrong shape or dtype, NaN/inf, empty, bad sample rate, unreadable file."""
+
+
+class ParameterError(TechnobError, ValueError):
+    """A node parameter is unknown, of the wrong type, or out of its declared range."""
+
+
+class PresetError(TechnobError, ValueError):
+    """A preset file is malformed, or names an unknown node, parameter or missing plugin file."""
+
+
+class ModelError(TechnobError, RuntimeError):
+    """A model (e.g. demucs weights) cannot be found or loaded."""
+
+
+class DependencyError(TechnobError, RuntimeError):
+    """An optional external program or package is missing (e.g. the ``rubberband`` CLI)."""
+
+
+class PathError(TechnobError, ValueError):
+    """A path is missing, outside the allowed folders, or would overwrite an input."""

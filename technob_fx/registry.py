@@ -1,0 +1,37 @@
+"""Registry of technob node types by preset name.
+
+Presets name nodes by ``type_name`` (``type = "wow_flutter"``). Entries are ``"module:Class"``
+strings imported on first use, so loading a preset imports only the stages it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import PresetError
+
+NODE_TYPES: dict[str, str] = {
+    # -- effects (foundation) --
+    "stereo_width": "technob_fx.effects:StereoWidth",
+    "soft_clip": "technob_fx.effects:SoftClip",
+    "wow_flutter": "technob_fx.effects:WowFlutter",
+    "vinyl_noise": "technob_fx.effects:VinylNoise",
+    # -- analysis nodes (issue 3) --
+    # -- separation and quantization nodes (issue 4) --
+    # -- generator nodes (issue 6) --
+}
+
+
+def node_class(type_name: str) -> type:
+    """The node class registered as ``type_name``.
+
+    Raises
+    ------
+    PresetError
+        Unknown type name (the message lists the known ones).
+    """
+    target = NODE_TYPES.get(type_name)
+    if target is None:
+        raise PresetError(f"unknown node type {type_name!r}; known: {', '.join(sorted(NODE_TYPES))}")
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
