@@ -479,8 +479,9 @@ class AnalyzerNode(Node):
         audio : np.ndarray, float32, shape ``(channels, samples)``
         sample_rate : float
             Hz.
-        frontend : Frontend, optional
-            Shared front-end of this audio; reuse its STFT / onset envelope when given.
+        frontend : Frontend
+            Shared front-end of this audio (always given: the chain's shared one, or a fresh
+            one); take the STFT / onset envelope from it instead of recomputing.
 
         Returns
         -------
@@ -492,24 +493,42 @@ class AnalyzerNode(Node):
     def reset(self) -> None:
         self.result = None
         self._blocks = []
+        self._first: np.ndarray | None = None
 
     def accumulate(self, audio: np.ndarray, sample_rate: float) -> None:
         """Keep one streamed block for :meth:`finalize` (override to bound memory)."""
         self._blocks.append(audio.copy())
 
     def finalize(self) -> Any:
-        """Compute the result of a stream from the accumulated blocks; sets ``self.result``."""
+        """Compute the result of a stream from the accumulated blocks; sets ``self.result``.
+
+        A single whole-buffer call (``reset=True`` and no ``reset=False`` blocks after it)
+        keeps the result it already has.
+        """
         if self._sample_rate is None or not self._blocks:
             return self.result
         audio = np.concatenate(self._blocks, axis=1)
         self._blocks = []
         if audio.shape[1]:
-            self.result = self.analyze(audio, self._sample_rate)
+            from .frontend import Frontend
+
+            self.result = self.analyze(audio, self._sample_rate, Frontend(audio, self._sample_rate))
         return self.result
 
     def _run(self, audio, sample_rate, buffer_size, *, reset, frontend):  # noqa: ANN001
         if reset:
+            # Whole-buffer analysis now; the buffer may also be the first block of a stream
+            # (pedalboard's convention: reset=True, then reset=False blocks).
+            if frontend is None or not frontend.matches(audio, sample_rate):
+                from .frontend import Frontend
+
+                frontend = Frontend(audio, sample_rate)
             self.result = self.analyze(audio, sample_rate, frontend)
+            self._first = audio
         else:
+            if self._first is not None:
+                self.accumulate(self._first, sample_rate)
+                self._first = None
+            self.result = None  # stale until finalize()
             self.accumulate(audio, sample_rate)
         return audio
