@@ -172,11 +172,11 @@ def build_chain(data: dict[str, Any], source: Path, base: Path | None = None) ->
         name = entry.get("name")
         if name is not None and (not isinstance(name, str) or not name.isidentifier()):
             raise PresetError(f"{where}.name must be an identifier, got {name!r}")
-        where = f"{source}: chain[{i}] (type {kind!r})"
         params = {k: v for k, v in entry.items() if k not in RESERVED_KEYS}
-        if kind == "plugin":
+        if kind == "plugin":  # errors name the key path: "chain[3].path"
             element = _build_external(entry, where, base)
         elif kind in NODE_TYPES:
+            where = f"{where} (type {kind!r})"
             cls = node_class(kind)
             known = cls.parameter_specs()
             for key in params:
@@ -187,6 +187,7 @@ def build_chain(data: dict[str, Any], source: Path, base: Path | None = None) ->
             except ParameterError as exc:
                 raise PresetError(f"{where}: {exc}") from None
         elif kind in BUILTIN_EFFECTS:
+            where = f"{where} (type {kind!r})"
             element = _build_builtin(kind, params, where, base)
         else:
             raise PresetError(
