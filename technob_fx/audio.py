@@ -112,10 +112,15 @@ def as_audio(
         audio = ((audio.astype(np.float64) - offset) / scale).astype(np.float32)
     elif audio.dtype != np.float32:
         audio = audio.astype(np.float32)
-    if check_finite and samples and not np.isfinite(audio).all():
+    if check_finite and samples and not all_finite(audio):
         bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
         raise AudioError(f"{name} contains {bad} NaN or infinite samples")
     return np.ascontiguousarray(audio), was_mono
+
+
+def all_finite(audio: np.ndarray) -> bool:
+    """True when no sample is NaN or infinite."""
+    return bool(np.isfinite(audio).all())
 
 
 def restore_layout(audio: np.ndarray, was_mono: bool) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import as_audio, check_sample_rate, restore_layout
+from .audio import all_finite, as_audio, check_sample_rate, restore_layout
 from .errors import AudioError, ParameterError, TechnobError
 from .frontend import Frontend
 from .node import AnalyzerNode, Node, ParameterSpec
@@ -341,7 +341,7 @@ class Chain:
                 self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
                 if out.ndim == 1:
                     out = out[np.newaxis, :]
-                if out is not audio and not np.isfinite(out).all():
+                if out is not audio and not all_finite(out):
                     raise AudioError(f"{name} produced NaN or infinite samples")
                 audio = out
         return audio
