@@ -1,0 +1,541 @@
+"""What the generator learns from a dataset: Lo-Fi groove, hits and tone; classical phrases.
+
+:func:`learn` reads the chunk WAVs listed in ``manifest.csv`` and measures
+
+Lo-Fi (genre ``lofi``)
+    - tempo range: 10th/50th/90th percentile of the chunk tempos folded into 60-120 BPM;
+    - swing ratio: median beat phase of percussive onsets between the beat and the next
+      (0.5 straight, 0.67 triplet swing);
+    - per-bar drum patterns: onsets of the percussive part (HPSS) in a low (30-150 Hz), mid
+      (200-1800 Hz) and high (> 2500 Hz) band, quantised to the 16 swung steps of each 4-beat
+      bar; the most frequent binary patterns are kept with their mean velocities and counts;
+    - one-shot hits: the strongest, most band-dominant onsets of each band sliced from the
+      percussive part (kick-, snare- and hat-like hits of the recordings themselves);
+    - tone: the mean power spectrum (dB) of the Lo-Fi chunks and of the classical chunks; their
+      smoothed difference is the EQ curve the generator applies;
+    - loudness: median integrated loudness (LUFS).
+
+Classical (genre ``classical``)
+    - phrases: 8-beat (two-bar) windows on the tracked beat grid of each chunk, with their tempo,
+      key (Krumhansl-Schmuckler on the phrase chroma) and harmony (one triad per beat from
+      beat-synchronous chroma); only phrases above -35 dB RMS are kept.
+
+The model is ``model.json`` (numbers, patterns, phrases as references into the chunk WAVs) and
+``model.npz`` (hits and tone curves) in the dataset folder, both written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PathError
+from ..progress import ProgressCallback
+from . import _analysis
+from .genres import PITCH_CLASSES
+
+MODEL_JSON = "model.json"
+MODEL_NPZ = "model.npz"
+#: Drum bands: name -> (low Hz, high Hz).
+BANDS: dict[str, tuple[float, float]] = {"low": (30.0, 150.0), "mid": (200.0, 1800.0), "high": (2500.0, 1e9)}
+#: Slice length of a one-shot hit per band, s.
+HIT_SECONDS = {"low": 0.35, "mid": 0.25, "high": 0.12}
+STEPS = 16
+PHRASE_BEATS = 8
+N_FFT = 2048
+HOP = 256
+
+
+def step_phases(swing: float) -> np.ndarray:
+    """Beat phase of each 16th step within a beat with the off-beat 8th at ``swing``.
+
+    Returns
+    -------
+    np.ndarray, shape ``(4,)``
+        ``[0, swing/2, swing, (1+swing)/2]``.
+    """
+    return np.array([0.0, swing / 2.0, swing, (1.0 + swing) / 2.0])
+
+
+@dataclass
+class Model:
+    """A learned model (see the module docstring for what each part means).
+
+    Attributes
+    ----------
+    sample_rate : float
+        Hz of the hits and of the chunk audio.
+    tempo : dict
+        ``{"p10", "p50", "p90"}`` Lo-Fi tempo, BPM.
+    swing : float
+        Lo-Fi swing ratio.
+    patterns : np.ndarray, shape ``(k, 3, 16)``
+        Velocities 0..1 per band (low, mid, high) and 16th step.
+    pattern_counts : list of int
+        Bars that had each pattern.
+    hits : dict
+        ``{band: [np.ndarray (samples,), ...]}`` one-shots.
+    tone_freqs : np.ndarray, shape ``(n_fft // 2 + 1,)``
+        Hz.
+    tone_db : dict
+        ``{genre: np.ndarray}`` mean power spectrum, dB.
+    phrases : list of dict
+        ``{"wav", "start", "end", "tempo", "tonic", "mode", "chords", "rms_db", "source"}``.
+    loudness : dict
+        ``{genre: median LUFS}``.
+    info : dict
+        Counts, fingerprint of the manifest, implementations used.
+    """
+
+    sample_rate: float
+    tempo: dict[str, float]
+    swing: float
+    patterns: np.ndarray
+    pattern_counts: list[int]
+    hits: dict[str, list[np.ndarray]]
+    tone_freqs: np.ndarray
+    tone_db: dict[str, np.ndarray]
+    phrases: list[dict]
+    loudness: dict[str, float]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def eq_curve(self, max_db: float = 18.0) -> np.ndarray:
+        """Lo-Fi minus classical tone, smoothed over 1/3 octave, 0 dB at 500 Hz, clipped.
+
+        Returns
+        -------
+        np.ndarray, shape like ``tone_freqs``, dB
+        """
+        lo = self.tone_db.get("lofi")
+        cl = self.tone_db.get("classical")
+        if lo is None or cl is None:
+            return np.zeros_like(self.tone_freqs)
+        diff = lo - cl
+        f = np.maximum(self.tone_freqs, 1.0)
+        out = np.empty_like(diff)
+        for i, fc in enumerate(f):
+            m = (f >= fc / 2 ** (1 / 6)) & (f <= fc * 2 ** (1 / 6))
+            out[i] = diff[m].mean() if m.any() else diff[i]
+        out -= np.interp(500.0, f, out)
+        return np.clip(out, -max_db, max_db)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write ``model.json`` and ``model.npz`` atomically; returns the json path."""
+        from ..io import atomic_path, atomic_write_text
+
+        out_dir = Path(out_dir)
+        arrays: dict[str, np.ndarray] = {"patterns": self.patterns.astype(np.float32),
+                                         "tone_freqs": self.tone_freqs.astype(np.float32)}
+        for g, v in self.tone_db.items():
+            arrays[f"tone_{g}"] = v.astype(np.float32)
+        for band, hs in self.hits.items():
+            for i, h in enumerate(hs):
+                arrays[f"hit_{band}_{i}"] = h.astype(np.float32)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        with atomic_path(out_dir / MODEL_NPZ) as tmp:
+            tmp.write_bytes(buf.getvalue())
+        meta = {"sample_rate": self.sample_rate, "tempo": self.tempo, "swing": self.swing,
+                "pattern_counts": self.pattern_counts, "tone_genres": sorted(self.tone_db),
+                "hits": {b: len(h) for b, h in self.hits.items()}, "loudness": self.loudness,
+                "phrases": self.phrases, "info": self.info,
+                "patterns_readable": [_pattern_text(p) for p in self.patterns]}
+        return atomic_write_text(out_dir / MODEL_JSON, json.dumps(meta, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> Model:
+        """Read a model saved by :meth:`save`.
+
+        Raises
+        ------
+        PathError
+            No model in ``out_dir``.
+        """
+        out_dir = Path(out_dir)
+        if not (out_dir / MODEL_JSON).exists() or not (out_dir / MODEL_NPZ).exists():
+            raise PathError(f"{out_dir}: no learned model; run `technob dataset learn {out_dir}`")
+        meta = json.loads((out_dir / MODEL_JSON).read_text())
+        with np.load(out_dir / MODEL_NPZ) as z:
+            arrays = {k: z[k] for k in z.files}
+        hits = {b: [arrays[f"hit_{b}_{i}"] for i in range(n)] for b, n in meta["hits"].items()}
+        return cls(
+            sample_rate=float(meta["sample_rate"]), tempo=meta["tempo"], swing=float(meta["swing"]),
+            patterns=arrays["patterns"], pattern_counts=list(meta["pattern_counts"]), hits=hits,
+            tone_freqs=arrays["tone_freqs"],
+            tone_db={g: arrays[f"tone_{g}"] for g in meta["tone_genres"]},
+            phrases=meta["phrases"], loudness=meta["loudness"], info=meta["info"],
+        )
+
+
+def _pattern_text(p: np.ndarray) -> dict[str, str]:
+    return {b: "".join("x" if v >= 0.5 else ("o" if v > 0 else ".") for v in p[i])
+            for i, b in enumerate(BANDS)}
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements
+# --------------------------------------------------------------------------------------------
+
+
+def percussive(mono: np.ndarray, sr: float) -> np.ndarray:
+    """Percussive part of a mono signal (``technob_fx.hpss`` when landed, else librosa HPSS).
+
+    Returns
+    -------
+    np.ndarray, float32, shape like ``mono``
+    """
+    import librosa
+
+    node_cls = _analysis._stage("hpss", "HarmonicPercussive")
+    if node_cls is not None:
+        try:  # the separation stage's node: outputs (harmonic, percussive) or a dict
+            res = node_cls().separate(mono[None, :], sr)  # type: ignore[attr-defined]
+            perc = res["percussive"] if isinstance(res, dict) else res[1]
+            return np.asarray(perc, np.float32).reshape(-1)[: mono.size]
+        except Exception:  # noqa: BLE001 - interface not as expected: use librosa
+            pass
+    return librosa.effects.percussive(np.asarray(mono, np.float32), margin=2.0).astype(np.float32)
+
+
+def band_onsets(perc: np.ndarray, sr: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Onsets of the percussive signal in each of :data:`BANDS`.
+
+    Returns
+    -------
+    dict
+        ``{band: (times s, strengths 0..1)}``; strengths relative to the band's strongest onset.
+    """
+    import librosa
+
+    S = np.abs(librosa.stft(perc, n_fft=N_FFT, hop_length=HOP)) ** 2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    out = {}
+    for band, (lo, hi) in BANDS.items():
+        m = (freqs >= lo) & (freqs < hi)
+        if not m.any():
+            out[band] = (np.zeros(0), np.zeros(0))
+            continue
+        e = 10.0 * np.log10(S[m].sum(axis=0) + 1e-10)
+        flux = np.maximum(0.0, np.diff(e, prepend=e[:1]))
+        if flux.max() <= 0:
+            out[band] = (np.zeros(0), np.zeros(0))
+            continue
+        flux = flux / flux.max()
+        wait = max(1, int(0.07 * sr / HOP))
+        peaks = librosa.util.peak_pick(flux, pre_max=3, post_max=3, pre_avg=10, post_avg=10,
+                                       delta=0.12, wait=wait)
+        level = e[np.minimum(peaks + 2, e.size - 1)]
+        keep = level > e.max() - 30.0
+        peaks = peaks[keep]
+        out[band] = (peaks * HOP / sr, flux[peaks])
+    return out
+
+
+def _folded_beats(tempo: float, beats: np.ndarray) -> tuple[float, np.ndarray]:
+    folded = _analysis.fold_tempo(tempo)
+    if beats.size < 2 or tempo <= 0:
+        return folded, beats
+    r = folded / tempo
+    if r < 0.75:  # half time: every other beat
+        step = int(round(1 / r))
+        return folded, beats[::step]
+    if r > 1.5:  # double time: subdivide
+        k = int(round(r))
+        sub = [beats[:-1] + (beats[1:] - beats[:-1]) * j / k for j in range(k)]
+        return folded, np.sort(np.concatenate(sub + [beats[-1:]]))
+    return folded, beats
+
+
+def swing_ratio(onsets: np.ndarray, beats: np.ndarray) -> list[float]:
+    """Beat phases in ``(0.3, 0.85)`` of ``onsets`` (the off-beat 8ths) on a beat grid."""
+    out = []
+    for t in onsets:
+        i = np.searchsorted(beats, t) - 1
+        if 0 <= i < beats.size - 1:
+            ph = (t - beats[i]) / (beats[i + 1] - beats[i])
+            if 0.3 < ph < 0.85:
+                out.append(float(ph))
+    return out
+
+
+def bar_patterns(onsets: dict[str, tuple[np.ndarray, np.ndarray]], beats: np.ndarray,
+                 swing: float) -> list[np.ndarray]:
+    """Per-bar ``(3, 16)`` velocity grids of band onsets on a beat grid.
+
+    The bar phase (which beat is "one") is the one that puts the most low-band onsets on step 0.
+    """
+    if beats.size < 5:
+        return []
+    phases = step_phases(swing)
+    grid_t = []  # times of every 16th step
+    for i in range(beats.size - 1):
+        grid_t.extend(beats[i] + phases * (beats[i + 1] - beats[i]))
+    grid_t = np.asarray(grid_t)
+    tol = 0.3 * np.median(np.diff(beats)) / 4
+    steps = {}
+    for b, (times, strengths) in onsets.items():
+        idx = np.abs(grid_t[None, :] - times[:, None]).argmin(axis=1) if times.size else np.zeros(0, int)
+        ok = np.abs(grid_t[idx] - times) < tol if times.size else np.zeros(0, bool)
+        steps[b] = (idx[ok], strengths[ok])
+    low_idx = steps["low"][0]
+    offset = int(np.argmax([np.sum(low_idx % 16 == 4 * k) for k in range(4)])) * 4
+    n_bars = (grid_t.size - offset) // STEPS
+    pats = []
+    for bar in range(n_bars):
+        p = np.zeros((len(BANDS), STEPS), np.float32)
+        lo = offset + bar * STEPS
+        for bi, b in enumerate(BANDS):
+            idx, st = steps[b]
+            m = (idx >= lo) & (idx < lo + STEPS)
+            for j, s in zip(idx[m] - lo, st[m]):
+                p[bi, j] = max(p[bi, j], float(s))
+        if p.max() > 0:
+            pats.append(np.minimum(1.0, p / p.max() * 1.2))
+    return pats
+
+
+_TRIADS = [(r, q, np.roll(np.array(t, float), r)) for r in range(12)
+           for q, t in (("", [1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0]), ("m", [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]))]
+
+
+def chord_of(chroma: np.ndarray) -> str:
+    """Best-matching major/minor triad of a 12-bin chroma vector, e.g. ``"F#m"``."""
+    c = chroma / max(float(np.linalg.norm(chroma)), 1e-9)
+    best = max(_TRIADS, key=lambda t: float(c @ t[2]) / np.sqrt(3))
+    return f"{PITCH_CLASSES[best[0]]}{best[1]}"
+
+
+def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, offset: float = 0.0
+                      ) -> list[dict]:
+    """8-beat phrases of a classical chunk with tempo, key and per-beat chords."""
+    import librosa
+
+    tempo, beats = _analysis.beat_times(mono, sr)
+    tempo, beats = _folded_beats(tempo, beats)
+    if beats.size < 5:  # no usable grid: beats at 90 BPM
+        beats = np.arange(0.0, mono.size / sr, 60.0 / 90.0)
+    nb = PHRASE_BEATS if beats.size > PHRASE_BEATS else 4  # short chunks: one-bar phrases
+    chroma = librosa.feature.chroma_stft(y=mono, sr=sr, n_fft=4096, hop_length=1024)
+    ct = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=sr, hop_length=1024)
+    out = []
+    for i in range(0, beats.size - nb, nb):
+        s, e = beats[i], beats[i + nb]
+        seg = mono[int(s * sr): int(e * sr)]
+        if seg.size < sr:
+            continue
+        rms_db = 20 * np.log10(max(float(np.sqrt(np.mean(seg ** 2))), 1e-9))
+        if rms_db < -35.0:
+            continue
+        m = (ct >= s) & (ct < e)
+        if not m.any():
+            continue
+        tonic, mode, r = _analysis.key_from_chroma(chroma[:, m].mean(axis=1))
+        chords = []
+        for j in range(nb):
+            mb = (ct >= beats[i + j]) & (ct < beats[i + j + 1])
+            chords.append(chord_of(chroma[:, mb].mean(axis=1)) if mb.any() else chords[-1] if chords else "")
+        out.append({"wav": wav, "source": source, "start": round(float(s), 4), "end": round(float(e), 4),
+                    "source_time": round(offset + float(s), 3),
+                    "tempo": round(60.0 * nb / float(e - s), 2), "beats": [round(float(b - s), 4) for b in beats[i: i + nb + 1]],
+                    "tonic": int(tonic),
+                    "mode": mode, "key_corr": round(r, 3), "chords": chords, "rms_db": round(rms_db, 2)})
+    return out
+
+
+def _spectrum_db(mono: np.ndarray) -> np.ndarray:
+    import librosa
+
+    S = np.abs(librosa.stft(mono, n_fft=N_FFT, hop_length=N_FFT // 2)) ** 2
+    return S.mean(axis=1)
+
+
+def _hit_candidates(perc: np.ndarray, sr: float, onsets: dict, limit: int = 6) -> list[tuple[float, str, np.ndarray]]:
+    from scipy.signal import butter, sosfiltfilt
+
+    out = []
+    for band, (times, st) in onsets.items():
+        lo, hi = BANDS[band]
+        sos = butter(2, [lo, min(hi, sr / 2 * 0.95)] if hi < sr / 2 else lo, btype="band" if hi < sr / 2 else "high",
+                     fs=sr, output="sos")
+        n = int(HIT_SECONDS[band] * sr)
+        for t, s in sorted(zip(times, st), key=lambda x: -x[1])[:limit]:
+            a = int(max(0.0, t - 0.005) * sr)
+            seg = perc[a: a + n]
+            if seg.size < n // 2:
+                continue
+            head = seg[: int(0.05 * sr)]
+            e_all = float(np.sum(head ** 2)) + 1e-12
+            e_band = float(np.sum(sosfiltfilt(sos, head) ** 2)) if head.size > 15 else 0.0
+            score = s * e_band / e_all * np.sqrt(e_all)
+            out.append((score, band, seg.copy()))
+    return out
+
+
+def _finish_hit(seg: np.ndarray, sr: float) -> np.ndarray:
+    fade = np.ones(seg.size, np.float32)
+    k = min(seg.size, int(0.03 * sr))
+    fade[-k:] = np.linspace(1.0, 0.0, k)
+    fade[: min(32, seg.size)] *= np.linspace(0.0, 1.0, min(32, seg.size))
+    h = (seg * fade).astype(np.float32)
+    return (h / max(float(np.abs(h).max()), 1e-6) * 0.9).astype(np.float32)
+
+
+def manifest_fingerprint(dataset: str | Path) -> str:
+    """sha1 of ``manifest.csv`` (a model learned from another manifest is stale)."""
+    p = Path(dataset) / "manifest.csv"
+    return hashlib.sha1(p.read_bytes()).hexdigest()[:16] if p.exists() else ""
+
+
+def learn(
+    dataset: str | Path,
+    *,
+    max_chunks: int = 60,
+    hits_per_band: int = 4,
+    max_patterns: int = 8,
+    save: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Model:
+    """Learn the Lo-Fi groove/tone and the classical phrases of a dataset.
+
+    Parameters
+    ----------
+    dataset : path
+        A folder built by :func:`technob_fx.blend.dataset.build_dataset` with genres ``lofi``
+        and ``classical``.
+    max_chunks : int
+        At most this many chunks per genre are analysed (evenly spread, deterministic).
+    hits_per_band : int
+        One-shots kept per band.
+    max_patterns : int
+        Drum patterns kept.
+    save : bool
+        Write ``model.json`` / ``model.npz`` into ``dataset``.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    PathError
+        No manifest, or a genre is missing.
+    """
+    from ..io import read_audio
+    from .dataset import load_config, read_manifest
+
+    dataset = Path(dataset)
+    config = load_config(dataset)
+    rows = read_manifest(dataset)
+    sr = config.sample_rate
+    by_genre: dict[str, list[dict]] = {}
+    for r in rows:
+        by_genre.setdefault(r["genre"], []).append(r)
+    for g in ("lofi", "classical"):
+        if g not in by_genre:
+            raise PathError(f"{dataset}: no {g!r} chunks in the manifest; build with --genre {g} DIR")
+    picked = {g: [rs[i] for i in np.unique(np.linspace(0, len(rs) - 1, min(max_chunks, len(rs))).astype(int))]
+              for g, rs in by_genre.items()}
+    total = sum(len(v) for v in picked.values())
+    done = 0
+    tempos, swings, pats, hits, lufs = [], [], [], [], {}
+    spectra: dict[str, list[np.ndarray]] = {}
+    phrases: list[dict] = []
+    for genre, rs in picked.items():
+        for r in rs:
+            audio, _ = read_audio(dataset / r["wav"], sr)
+            audio = audio[:, : r["real_samples"]]
+            mono = audio.mean(axis=0)
+            lufs.setdefault(genre, []).append(r["loudness"])
+            if mono.size >= N_FFT:
+                spectra.setdefault(genre, []).append(_spectrum_db(mono) * mono.size)  # weight by length
+            if genre == "lofi" and mono.size >= 2 * sr:
+                tempo, beats = _analysis.beat_times(mono, sr)
+                tempo, beats = _folded_beats(tempo, beats)
+                perc = percussive(mono, sr)
+                ons = band_onsets(perc, sr)
+                if tempo > 0 and beats.size >= 5:
+                    tempos.append(tempo)
+                    all_on = np.concatenate([ons[b][0] for b in BANDS])
+                    phases = swing_ratio(all_on, beats)
+                    swings.extend(phases)
+                    sw = float(np.median(phases)) if phases else 0.5
+                    pats.extend(bar_patterns(ons, beats, min(max(sw, 0.5), 0.75)))
+                hits.extend(_hit_candidates(perc, sr, ons))
+            elif genre == "classical" and mono.size >= 2 * sr:
+                phrases.extend(classical_phrases(mono, sr, wav=r["wav"], source=r["source"], offset=r["offset"]))
+            done += 1
+            if progress:
+                progress(done / total, f"{genre} {r['chunk_id']}")
+    swing = float(np.clip(np.median(swings), 0.5, 0.75)) if swings else 0.5
+    # drum patterns: most frequent binary shapes with mean velocities
+    groups: dict[bytes, list[np.ndarray]] = {}
+    for p in pats:
+        groups.setdefault((p >= 0.35).tobytes(), []).append(p)
+    ranked = sorted(groups.values(), key=lambda g: (-len(g), g[0].tobytes()))[:max_patterns]
+    patterns = (np.stack([np.mean(g, axis=0) * (np.mean(g, axis=0) >= 0.2) for g in ranked]).astype(np.float32)
+                if ranked else _default_patterns())
+    counts = [len(g) for g in ranked] if ranked else [1] * len(patterns)
+    # one-shots: best-scoring per band
+    chosen: dict[str, list[np.ndarray]] = {}
+    for _score, band, seg in sorted(hits, key=lambda h: -h[0]):
+        if len(chosen.setdefault(band, [])) < hits_per_band:
+            chosen[band].append(_finish_hit(seg, sr))
+    for band in BANDS:
+        if not chosen.get(band):
+            chosen[band] = [_default_hit(band, sr)]
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
+    tone = {g: 10 * np.log10(np.sum(v, axis=0) + 1e-12) for g, v in spectra.items()}
+    for g in tone:
+        tone[g] = tone[g] - tone[g].max()
+    tq = np.percentile(tempos, [10, 50, 90]) if tempos else np.array([75.0, 82.0, 90.0])
+    model = Model(
+        sample_rate=sr, tempo={"p10": round(float(tq[0]), 2), "p50": round(float(tq[1]), 2),
+                               "p90": round(float(tq[2]), 2)},
+        swing=round(swing, 4), patterns=patterns, pattern_counts=counts, hits=chosen, tone_freqs=freqs,
+        tone_db=tone, phrases=phrases,
+        loudness={g: round(float(np.median(v)), 2) for g, v in lufs.items()},
+        info={"manifest": manifest_fingerprint(dataset), "chunks": {g: len(v) for g, v in picked.items()},
+              "bars": len(pats), "swing_onsets": len(swings), "analysis": _analysis.which()},
+    )
+    if save:
+        model.save(dataset)
+    return model
+
+
+def load_or_learn(dataset: str | Path, *, progress: ProgressCallback | None = None) -> Model:
+    """The dataset's saved model, learned again when missing or older than the manifest."""
+    dataset = Path(dataset)
+    try:
+        model = Model.load(dataset)
+        if model.info.get("manifest") == manifest_fingerprint(dataset):
+            return model
+    except (PathError, KeyError, ValueError, OSError):
+        pass
+    return learn(dataset, progress=progress)
+
+
+def _default_patterns() -> np.ndarray:
+    p = np.zeros((1, 3, STEPS), np.float32)
+    p[0, 0, [0, 7, 10]] = 1.0
+    p[0, 1, [4, 12]] = 1.0
+    p[0, 2, ::2] = 0.6
+    return p
+
+
+def _default_hit(band: str, sr: float) -> np.ndarray:
+    n = int(HIT_SECONDS[band] * sr)
+    t = np.arange(n) / sr
+    if band == "low":
+        h = np.sin(2 * np.pi * (50 + 80 * np.exp(-t / 0.03)) * t) * np.exp(-t / 0.1)
+    else:
+        rng = np.random.default_rng(1 if band == "mid" else 2)
+        h = rng.standard_normal(n) * np.exp(-t / (0.06 if band == "mid" else 0.02))
+    return _finish_hit(h.astype(np.float32), sr)
