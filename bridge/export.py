@@ -1,0 +1,393 @@
+"""What the bridge exports, where it comes from, and the simple file formats.
+
+:class:`TrackData` gathers what every exporter needs (beat grid, sections, key, notes, stems) from
+the shared result types of :mod:`technob_fx.results`. It is built from
+
+* an audio file, through :func:`technob_fx.analysis.analyze_file` (imported lazily: the analysis
+  stage is optional),
+* an ``analysis.json`` (see :func:`read_analysis_json` for the fields read), or
+* a :class:`technob_fx.synth.SynthTruth` (tests and the demo).
+
+:func:`export` writes any of ``reaper`` (``.RPP``), ``midi`` (``.mid``), ``jams`` (``.jams``) and
+``labels`` (Audacity label tracks) into a folder, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from technob_fx.errors import DependencyError, PathError, TechnobError
+from technob_fx.io import atomic_write_text
+from technob_fx.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
+
+#: Export targets of ``technob export --to``.
+TARGETS = ("reaper", "midi", "jams", "labels")
+
+#: Suffixes treated as audio input (anything else must be an analysis JSON file).
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif", ".m4a")
+
+
+@dataclass
+class TrackData:
+    """Everything the bridge sends or exports about one track.
+
+    Attributes
+    ----------
+    duration : float
+        Seconds.
+    sample_rate : float
+        Hz of the audio (0 when unknown).
+    grid : BeatGrid
+        Beat and downbeat times (seconds) and global tempo (BPM).
+    segmentation : Segmentation
+        Sections (seconds, labels).
+    key : KeyEstimate or None
+    notes : list of NoteEvent
+        Pitch-tracking notes (seconds, MIDI numbers).
+    audio : Path or None
+        The analysed mix, if known.
+    stems : dict
+        Stem name -> audio file.
+    name : str
+        Base name for exported files.
+    """
+
+    duration: float
+    sample_rate: float
+    grid: BeatGrid
+    segmentation: Segmentation = field(default_factory=Segmentation)
+    key: KeyEstimate | None = None
+    notes: list[NoteEvent] = field(default_factory=list)
+    audio: Path | None = None
+    stems: dict[str, Path] = field(default_factory=dict)
+    name: str = "track"
+
+    @property
+    def tempo(self) -> float:
+        """Global tempo, BPM."""
+        return self.grid.tempo
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The sections as a list."""
+        return list(self.segmentation.segments)
+
+    # -- constructors -------------------------------------------------------------------------
+
+    @classmethod
+    def from_truth(cls, truth: Any, *, audio: str | Path | None = None,
+                   stems: dict[str, Path] | None = None, name: str = "track") -> TrackData:
+        """From a :class:`technob_fx.synth.SynthTruth` (ground truth of a synthesised track)."""
+        tonic, _, mode = str(truth.key).partition(" ")
+        return cls(
+            duration=float(truth.duration), sample_rate=float(truth.sample_rate), grid=truth.grid,
+            segmentation=truth.segmentation, key=KeyEstimate(tonic, mode or "minor", 1.0),
+            notes=list(truth.notes), audio=Path(audio) if audio else None,
+            stems=dict(stems or {}), name=name,
+        )
+
+    @classmethod
+    def from_analysis(cls, analysis: Any, *, audio: str | Path | None = None,
+                      stems: dict[str, Path] | None = None, name: str | None = None) -> TrackData:
+        """From a :class:`technob_fx.analysis.Analysis` (``duration``, ``sample_rate``, ``grid``,
+        ``segments``, ``key``, ``pitch`` attributes; missing ones are left empty)."""
+        segs = getattr(analysis, "segments", None)
+        if segs is None:
+            segs = Segmentation()
+        elif not isinstance(segs, Segmentation):
+            segs = Segmentation(list(segs))
+        pitch = getattr(analysis, "pitch", None)
+        notes = list(getattr(pitch, "notes", None) or [])
+        grid = analysis.grid
+        return cls(
+            duration=float(analysis.duration), sample_rate=float(getattr(analysis, "sample_rate", 0) or 0),
+            grid=grid, segmentation=segs, key=getattr(analysis, "key", None), notes=notes,
+            audio=Path(audio) if audio else None, stems=dict(stems or {}),
+            name=name or (Path(audio).stem if audio else "track"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The analysis-JSON form read back by :func:`read_analysis_json`."""
+        return {
+            "duration": self.duration, "sample_rate": self.sample_rate, "tempo": self.tempo,
+            "beats_per_bar": self.grid.beats_per_bar,
+            "beats": [float(b) for b in self.grid.beats],
+            "downbeats": [float(b) for b in self.grid.downbeats],
+            "segments": [{"start": s.start, "end": s.end, "label": s.label} for s in self.segments],
+            "key": self.key.label if self.key else None,
+            "notes": [{"onset": n.onset, "offset": n.offset, "pitch": n.pitch, "velocity": n.velocity}
+                      for n in self.notes],
+            "audio": str(self.audio) if self.audio else None,
+            "stems": {k: str(v) for k, v in self.stems.items()},
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Reading inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _num_list(value: Any, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value if value is not None else [], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TechnobError(f"analysis JSON: {what} must be a list of numbers") from None
+    if not np.isfinite(arr).all():
+        raise TechnobError(f"analysis JSON: {what} contains non-finite values")
+    return arr
+
+
+def _parse_key(value: Any) -> KeyEstimate | None:
+    if value in (None, "", {}):
+        return None
+    if isinstance(value, str):
+        tonic, _, mode = value.strip().replace(":", " ").partition(" ")
+        return KeyEstimate(tonic, mode.strip() or "major", 0.0)
+    if isinstance(value, dict) and "tonic" in value:
+        return KeyEstimate(str(value["tonic"]), str(value.get("mode", "major")),
+                           float(value.get("confidence", 0.0) or 0.0))
+    raise TechnobError("analysis JSON: key must be 'A minor' or {tonic, mode}")
+
+
+def read_analysis_json(path: str | Path) -> TrackData:
+    """Read an analysis JSON file into :class:`TrackData`.
+
+    Fields read (all times in seconds, tempo in BPM):
+
+    * ``duration`` (required unless beats/segments give it), ``sample_rate``;
+    * ``beats``, ``downbeats``, ``tempo``, ``beats_per_bar`` -- top level or under ``grid``;
+    * ``segments``: ``[{start, end, label}, ...]`` (or ``{"segments": [...]}``);
+    * ``key``: ``"A minor"`` or ``{tonic, mode, confidence}``;
+    * ``notes``: ``[{onset, offset, pitch, velocity}]`` -- top level or under ``pitch``;
+    * ``audio`` and ``stems`` (name -> path), relative to the JSON file's folder.
+
+    Raises
+    ------
+    TechnobError
+        Unreadable JSON or fields of the wrong type.
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise PathError(f"{p}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TechnobError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise TechnobError(f"{p}: expected a JSON object")
+    g = data.get("grid") if isinstance(data.get("grid"), dict) else data
+    beats = _num_list(g.get("beats"), "beats")
+    downbeats = _num_list(g.get("downbeats"), "downbeats")
+    bpb = int(g.get("beats_per_bar", data.get("beats_per_bar", 4)) or 4)
+    tempo = g.get("tempo", data.get("tempo"))
+    if tempo is None:
+        tempo = float(np.median(60.0 / np.diff(beats))) if beats.size > 1 else 120.0
+    if isinstance(tempo, dict):
+        tempo = tempo.get("bpm", tempo.get("tempo"))
+    segs_raw = data.get("segments") or []
+    if isinstance(segs_raw, dict):
+        segs_raw = segs_raw.get("segments") or []
+    try:
+        segments = [Segment(float(s["start"]), float(s["end"]), str(s.get("label", ""))) for s in segs_raw]
+    except (KeyError, TypeError, ValueError):
+        raise TechnobError(f"{p}: segments must be [{{start, end, label}}, ...]") from None
+    notes_raw = data.get("notes")
+    if notes_raw is None and isinstance(data.get("pitch"), dict):
+        notes_raw = data["pitch"].get("notes")
+    try:
+        notes = [NoteEvent(float(n["onset"]), float(n["offset"]), int(round(float(n["pitch"]))),
+                           int(n.get("velocity", 100))) for n in (notes_raw or [])]
+    except (KeyError, TypeError, ValueError):
+        raise TechnobError(f"{p}: notes must be [{{onset, offset, pitch}}, ...]") from None
+    ends = [float(data.get("duration") or 0.0)]
+    ends += [float(beats[-1])] if beats.size else []
+    ends += [segments[-1].end] if segments else []
+    duration = max(ends)
+    if duration <= 0:
+        raise TechnobError(f"{p}: no duration, beats or segments")
+    if beats.size == 0:
+        grid = BeatGrid.from_tempo(float(tempo), duration, beats_per_bar=bpb)
+    else:
+        grid = BeatGrid(beats, downbeats, float(tempo), bpb)
+
+    def rel(v: Any) -> Path:
+        q = Path(str(v))
+        return q if q.is_absolute() else p.parent / q
+
+    stems = {str(k): rel(v) for k, v in (data.get("stems") or {}).items()}
+    return TrackData(
+        duration=duration, sample_rate=float(data.get("sample_rate") or 0.0), grid=grid,
+        segmentation=Segmentation(segments), key=_parse_key(data.get("key")), notes=notes,
+        audio=rel(data["audio"]) if data.get("audio") else None, stems=stems,
+        name=Path(str(data["audio"])).stem if data.get("audio") else p.stem.replace(".analysis", ""),
+    )
+
+
+def load_track_data(path: str | Path, *, progress: Callable[[float, str], None] | None = None) -> TrackData:
+    """An analysis JSON file, or an audio file analysed with :func:`technob_fx.analysis.analyze_file`.
+
+    Raises
+    ------
+    DependencyError
+        ``path`` is audio and the analysis stage is not installed.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PathError(f"{p}: no such file")
+    if p.suffix.lower() not in AUDIO_SUFFIXES:
+        return read_analysis_json(p)
+    try:
+        from technob_fx.analysis import analyze_file  # type: ignore[attr-defined]
+    except ImportError:
+        raise DependencyError(
+            f"{p}: analysing audio needs technob_fx.analysis, which is not available; "
+            "pass an analysis.json instead"
+        ) from None
+    analysis = analyze_file(p, progress=progress)
+    return TrackData.from_analysis(analysis, audio=p, name=p.stem)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels and JAMS
+# --------------------------------------------------------------------------------------------
+
+
+def labels_text(segments: Iterable[Segment]) -> str:
+    """Audacity label track text: one ``start<TAB>end<TAB>label`` line per section (seconds)."""
+    return "".join(f"{s.start:.6f}\t{s.end:.6f}\t{s.label}\n" for s in segments)
+
+
+def beat_labels_text(grid: BeatGrid) -> str:
+    """Audacity point labels, one per beat, labelled with the beat's position in its bar."""
+    pos = grid.beat_in_bar
+    return "".join(f"{t:.6f}\t{t:.6f}\t{int(k)}\n" for t, k in zip(grid.beats, pos, strict=True))
+
+
+def parse_labels(text: str) -> list[tuple[float, float, str]]:
+    """Read Audacity label text back as ``[(start_s, end_s, label), ...]``."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("\\"):  # "\" lines carry frequency ranges
+            continue
+        start, end, *rest = line.split("\t")
+        out.append((float(start), float(end), rest[0] if rest else ""))
+    return out
+
+
+def build_jams(data: TrackData) -> Any:
+    """A validated :class:`jams.JAMS` with beat, segment_open, tempo, key_mode and note_midi."""
+    import jams
+
+    jam = jams.JAMS()
+    jam.file_metadata.duration = float(data.duration)
+    jam.file_metadata.title = data.name
+    meta = {"annotation_tools": "technob-fx"}
+    beat = jams.Annotation(namespace="beat", duration=data.duration, annotation_metadata=meta)
+    for t, k in zip(data.grid.beats, data.grid.beat_in_bar, strict=True):
+        beat.append(time=float(t), duration=0.0, value=int(k), confidence=1.0)
+    jam.annotations.append(beat)
+    seg = jams.Annotation(namespace="segment_open", duration=data.duration, annotation_metadata=meta)
+    for s in data.segments:
+        seg.append(time=float(s.start), duration=float(s.duration), value=s.label, confidence=1.0)
+    jam.annotations.append(seg)
+    tempo = jams.Annotation(namespace="tempo", duration=data.duration, annotation_metadata=meta)
+    tempo.append(time=0.0, duration=float(data.duration), value=float(data.tempo), confidence=1.0)
+    jam.annotations.append(tempo)
+    if data.key is not None:
+        key = jams.Annotation(namespace="key_mode", duration=data.duration, annotation_metadata=meta)
+        mode = data.key.mode.lower()
+        value = f"{data.key.tonic}:{mode}" if mode in ("major", "minor") else data.key.tonic
+        key.append(time=0.0, duration=float(data.duration), value=value,
+                   confidence=float(max(0.0, min(1.0, data.key.confidence))))
+        jam.annotations.append(key)
+    if data.notes:
+        notes = jams.Annotation(namespace="note_midi", duration=data.duration, annotation_metadata=meta)
+        for n in data.notes:
+            notes.append(time=float(n.onset), duration=float(max(n.offset - n.onset, 0.0)),
+                         value=float(n.pitch), confidence=float(n.velocity) / 127.0)
+        jam.annotations.append(notes)
+    try:
+        jam.validate()
+    except Exception as exc:  # noqa: BLE001 - jams raises SchemaError/ParameterError
+        raise TechnobError(f"JAMS does not validate: {exc}") from None
+    return jam
+
+
+def jams_text(data: TrackData) -> str:
+    """JAMS JSON text of :func:`build_jams`."""
+    jam = build_jams(data)
+    return json.dumps(jam.__json__, indent=1, allow_nan=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------------
+
+
+def parse_targets(items: Iterable[str] | str | None) -> list[str]:
+    """``["reaper,midi", "jams"]`` -> ``["reaper", "midi", "jams"]``; ``None``/``"all"`` -> all."""
+    if items is None:
+        return list(TARGETS)
+    if isinstance(items, str):
+        items = [items]
+    out: list[str] = []
+    for item in items:
+        for t in str(item).split(","):
+            t = t.strip().lower()
+            if not t:
+                continue
+            if t == "all":
+                out.extend(x for x in TARGETS if x not in out)
+                continue
+            if t not in TARGETS:
+                raise TechnobError(f"unknown export target {t!r}; choose from {', '.join(TARGETS)}")
+            if t not in out:
+                out.append(t)
+    return out or list(TARGETS)
+
+
+def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | Path) -> dict[str, list[Path]]:
+    """Write the chosen formats into ``out_dir`` (created if missing), each file atomically.
+
+    Returns
+    -------
+    dict
+        Target -> written files: ``reaper``: ``NAME.RPP``; ``midi``: ``NAME.mid``; ``jams``:
+        ``NAME.jams``; ``labels``: ``NAME_sections.txt`` and ``NAME_beats.txt``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise PathError(f"{out}: not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = [p for p in [data.audio, *data.stems.values()] if p is not None]
+    written: dict[str, list[Path]] = {}
+    for target in parse_targets(targets):
+        if target == "reaper":
+            from .rpp import write_rpp
+
+            written[target] = [write_rpp(data, out / f"{data.name}.RPP")]
+        elif target == "midi":
+            from .midi import write_smf
+
+            written[target] = [write_smf(data, out / f"{data.name}.mid", inputs=inputs)]
+        elif target == "jams":
+            written[target] = [_write(out / f"{data.name}.jams", jams_text(data), inputs)]
+        elif target == "labels":
+            written[target] = [
+                _write(out / f"{data.name}_sections.txt", labels_text(data.segments), inputs),
+                _write(out / f"{data.name}_beats.txt", beat_labels_text(data.grid), inputs),
+            ]
+    return written
+
+
+def _write(path: Path, text: str, inputs: list[Path]) -> Path:
+    from technob_fx.io import check_output_path
+
+    check_output_path(path, inputs)
+    return atomic_write_text(path, text)
