@@ -364,7 +364,9 @@ class Frontend:
         """Chroma energy ``(12, n)`` (0 = C, not normalised) and its frame rate in Hz.
 
         From a 4096-point STFT of the mono signal at 11 025 Hz (0.37 s windows, 2.7 Hz bins) so
-        that bass notes resolve.
+        that bass notes resolve. Only spectral peaks count (magnitude minus twice its local mean over
+        17 bins), so drum noise does not smear the pitch classes. Also caches ``"chroma_mag_mean"``, the mean peak magnitude spectrum
+        of that STFT, ``(CHROMA_N_FFT // 2 + 1,)``.
         """
 
         def compute() -> tuple[np.ndarray, float]:
@@ -378,10 +380,18 @@ class Frontend:
             win = np.hanning(CHROMA_N_FFT + 1)[:-1].astype(np.float32)
             fb = chroma_filterbank(CHROMA_SR, CHROMA_N_FFT)
             out = np.empty((frames.shape[0], 12), np.float32)
+            total = np.zeros(CHROMA_N_FFT // 2 + 1)
             for i in range(0, frames.shape[0], 1024):
                 x = scipy.fft.rfft(frames[i : i + 1024] * win, axis=1, workers=2)
                 mag = np.abs(x)
-                out[i : i + 1024] = mag @ fb.T
+                # keep spectral peaks only (tones), not the noise floor of drums and sweeps
+                k = 17
+                cs = np.cumsum(np.pad(mag, ((0, 0), (k // 2 + 1, k // 2))), axis=1)
+                floor = (cs[:, k:] - cs[:, :-k]) / k
+                peaks = np.maximum(mag - 2.0 * floor, 0.0)
+                out[i : i + 1024] = peaks @ fb.T
+                total += peaks.sum(axis=0)
+            self.put("chroma_mag_mean", _readonly(total / max(frames.shape[0], 1)))
             return _readonly(np.ascontiguousarray(out.T)), CHROMA_SR / CHROMA_HOP
 
         return self.get("chroma", compute)
