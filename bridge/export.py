@@ -120,7 +120,8 @@ class TrackData:
             "beats": [float(b) for b in self.grid.beats],
             "downbeats": [float(b) for b in self.grid.downbeats],
             "segments": [{"start": s.start, "end": s.end, "label": s.label} for s in self.segments],
-            "key": self.key.label if self.key else None,
+            "key": ({"tonic": self.key.tonic, "mode": self.key.mode, "confidence": self.key.confidence}
+                    if self.key else None),
             "notes": [{"onset": n.onset, "offset": n.offset, "pitch": n.pitch, "velocity": n.velocity}
                       for n in self.notes],
             "audio": str(self.audio) if self.audio else None,
