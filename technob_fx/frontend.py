@@ -264,6 +264,19 @@ class Frontend:
 
         return self.get("mono", compute)
 
+    def mono_at(self, rate: int) -> np.ndarray:
+        """:meth:`mono` resampled to ``rate`` Hz (cached per rate), float32 ``(samples,)``."""
+        if rate == ANALYSIS_SR:
+            return self.mono()
+
+        def compute() -> np.ndarray:
+            import soxr
+
+            y = soxr.resample(self.mono(), ANALYSIS_SR, rate, quality="MQ")
+            return _readonly(np.ascontiguousarray(y, dtype=np.float32))
+
+        return self.get(f"mono_{int(rate)}", compute)
+
     def frame_times(self) -> np.ndarray:
         """Centre time of each spectral frame, seconds."""
         n = self.spectral().mel.shape[0]
@@ -371,9 +384,8 @@ class Frontend:
 
         def compute() -> tuple[np.ndarray, float]:
             import scipy.fft
-            import soxr
 
-            y = soxr.resample(self.mono(), ANALYSIS_SR, CHROMA_SR, quality="MQ").astype(np.float32)
+            y = self.mono_at(CHROMA_SR)
             if y.size < CHROMA_N_FFT:
                 y = np.pad(y, (0, CHROMA_N_FFT - y.size))
             frames = np.lib.stride_tricks.sliding_window_view(y, CHROMA_N_FFT)[::CHROMA_HOP]
