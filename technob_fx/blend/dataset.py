@@ -495,9 +495,9 @@ def build_dataset(
     if config.chunk_seconds <= 0 or config.n_mels < 1:
         raise PathError(f"chunk length and n_mels must be positive, got {config.chunk_seconds}, {config.n_mels}")
     out = Path(out)
+    sources = find_sources(genres)
     out.mkdir(parents=True, exist_ok=True)
     _check_config(out, config)
-    sources = find_sources(genres)
     report = BuildReport(sources=len(sources))
     todo: list[tuple[Source, float]] = []
     for src in sources:
