@@ -1,0 +1,312 @@
+"""Full analysis of a track: beats, downbeats, sections, key, pitch and features in one pass.
+
+:func:`analyze` builds one :class:`~technob_fx.frontend.Frontend` and runs every stage on it, so
+the mono mix, the STFT-derived features, the onset envelope and the chroma are computed once.
+:meth:`Analysis.write` stores ``analysis.json`` (the schema below) and the large arrays beside it.
+
+``analysis.json`` schema (times in seconds, tempi in BPM)::
+
+    {
+      "schema": "technob-analysis/1",
+      "source": "track.wav" | null,
+      "duration": 52.5, "sample_rate": 44100.0, "channels": 2,
+      "tempo": 128.0,                       # median local tempo
+      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the tempo changes
+      "beats_per_bar": 4,
+      "beats": [...], "downbeats": [...],
+      "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],
+      "key": {"label": "A minor", "tonic": "A", "mode": "minor", "confidence": 0.70},
+      "notes": [{"onset": ..., "offset": ..., "pitch": 69, "velocity": 100}, ...],
+      "features": {"integrated_lufs": ..., "loudness_range_lu": ..., "rms_dbfs": ...,
+                   "mean_centroid_hz": ..., "mean_flatness": ..., "mean_onset_strength": ...,
+                   "max_short_term_lufs": ..., "voiced_fraction": ...},
+      "bars": {"times": [...], "onset": [...], "rms_db": [...], "centroid": [...],
+               "flatness": [...], "lufs": [...], "pitch": [...]},
+      "arrays": {"frames": "frames.npz", "pitch": "pitch.npz", "loudness": "loudness.npz"},
+      "timings": {"beats": 0.1, ...}        # seconds per stage
+    }
+
+``frames.npz``: ``times``, ``onset_strength``, ``rms``, ``centroid``, ``flatness``, ``mfcc``
+``(n, 13)``, ``f0`` (86.13 frames/s) and ``bar_mfcc``; ``pitch.npz``: ``times``, ``f0`` (NaN
+unvoiced), ``voiced_prob``; ``loudness.npz``: ``momentary_lufs``, ``short_term_lufs`` (10/s).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import as_audio, check_sample_rate
+from .features import Features
+from .node import Result
+from .pitch import PitchTrack
+from .progress import ProgressCallback
+from .results import BeatGrid, KeyEstimate, Segmentation
+
+SCHEMA = "technob-analysis/1"
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe floats (NaN/inf -> None), rounded to 6 decimals."""
+    if isinstance(x, np.ndarray):
+        return [_clean(v) for v in x.tolist()]
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return round(v, 6) if np.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+@dataclass
+class Analysis(Result):
+    """Everything :func:`analyze` measures.
+
+    Attributes
+    ----------
+    duration : float
+        Seconds.
+    sample_rate : float
+        Hz of the analysed audio.
+    tempo : float
+        Median local tempo, BPM (0 when no beat was found).
+    grid : BeatGrid
+        Beats and downbeats.
+    segments : Segmentation
+        Labelled sections.
+    key : KeyEstimate
+    pitch : PitchTrack
+        f0, voicing and notes.
+    features : Features
+        Frame and bar features.
+    channels : int
+        Channel count of the input.
+    source : str or None
+        Input file name, when analysed from a file.
+    timings : dict
+        Seconds spent per stage.
+    """
+
+    duration: float
+    sample_rate: float
+    tempo: float
+    grid: BeatGrid
+    segments: Segmentation
+    key: KeyEstimate
+    pitch: PitchTrack
+    features: Features
+    channels: int = 1
+    source: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The ``analysis.json`` document (see the module docstring for the schema)."""
+        f = self.features
+        return _clean({
+            "schema": SCHEMA,
+            "source": self.source,
+            "duration": self.duration,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "tempo": self.tempo,
+            "tempo_map": [list(t) for t in self.grid.tempo_map(0.5)] if self.grid.beats.size else [],
+            "beats_per_bar": self.grid.beats_per_bar,
+            "beats": self.grid.beats,
+            "downbeats": self.grid.downbeats,
+            "segments": [{"start": s.start, "end": s.end, "label": s.label} for s in self.segments],
+            "key": {"label": self.key.label, "tonic": self.key.tonic, "mode": self.key.mode,
+                    "confidence": self.key.confidence},
+            "notes": [n.to_dict() for n in self.pitch.notes],
+            "features": f.summary(),
+            "bars": {"times": f.bar_times, "onset": f.bar_onset, "rms_db": f.bar_rms_db,
+                     "centroid": f.bar_centroid, "flatness": f.bar_flatness, "lufs": f.bar_lufs,
+                     "pitch": f.bar_pitch},
+            "arrays": {"frames": "frames.npz", "pitch": "pitch.npz", "loudness": "loudness.npz"},
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        })
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``analysis.json`` and the ``.npz`` arrays into ``out_dir`` (created), atomically.
+
+        Returns
+        -------
+        Path
+            The ``analysis.json`` path.
+        """
+        from .io import atomic_write_bytes, atomic_write_text
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        f = self.features
+
+        def npz(name: str, **arrays: np.ndarray) -> None:
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+            atomic_write_bytes(out / name, buf.getvalue())
+
+        npz("frames.npz", times=f.times.astype(np.float32), onset_strength=f.onset_strength.astype(np.float32),
+            rms=f.rms.astype(np.float32), centroid=f.centroid.astype(np.float32),
+            flatness=f.flatness.astype(np.float32), mfcc=f.mfcc.astype(np.float32), f0=f.f0.astype(np.float32),
+            bar_mfcc=f.bar_mfcc.astype(np.float32))
+        npz("pitch.npz", times=self.pitch.times, f0=self.pitch.f0, voiced_prob=self.pitch.voiced_prob)
+        npz("loudness.npz", momentary_lufs=f.momentary_lufs, short_term_lufs=f.short_term_lufs,
+            rate=np.array(f.loudness_rate))
+        path = out / "analysis.json"
+        atomic_write_text(path, json.dumps(self.summary_dict(), indent=1, allow_nan=False) + "\n")
+        return path
+
+
+def analyze(
+    audio: np.ndarray,
+    sr: float,
+    *,
+    progress: ProgressCallback | None = None,
+    min_bpm: float | None = None,
+    max_bpm: float | None = None,
+    frontend: Any = None,
+) -> Analysis:
+    """Run every analysis stage on one buffer, sharing one front-end.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape ``(channels, samples)`` or ``(samples,)``
+        Audio (never modified); any channel count, 1 kHz to 768 kHz.
+    sr : float
+        Sample rate, Hz.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+    min_bpm, max_bpm : float, optional
+        Tempo range of the beat tracker (defaults 70-180 BPM).
+    frontend : Frontend, optional
+        Shared front-end of ``audio`` (created when absent).
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    AudioError
+        Empty audio, NaN/inf samples, a bad shape or sample rate.
+    """
+    from . import beats as _beats
+    from .features import extract_features
+    from .frontend import Frontend
+    from .key import estimate_key
+    from .pitch import track_pitch
+    from .segmentation import segment
+
+    sr = check_sample_rate(sr)
+    a, _ = as_audio(audio, name="audio")
+    fe = frontend if frontend is not None and frontend.matches(audio, sr) else Frontend(a, sr)
+    timings: dict[str, float] = {}
+
+    def step(frac: float, name: str) -> None:
+        if progress is not None:
+            progress(frac, name)
+
+    def timed(name: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        timings[name] = time.perf_counter() - t0
+        return out
+
+    kw: dict[str, float] = {}
+    if min_bpm is not None:
+        kw["min_bpm"] = min_bpm
+    if max_bpm is not None:
+        kw["max_bpm"] = max_bpm
+    step(0.0, "front-end")
+    timed("frontend", lambda: (fe.spectral(), fe.onset_bands()))
+    step(0.3, "beats")
+    grid = timed("beats", lambda: _beats.track_beats(a, sr, frontend=fe, **kw))
+    step(0.45, "sections")
+    segs = timed("segments", lambda: segment(a, sr, grid=grid, frontend=fe))
+    step(0.55, "key")
+    key = timed("key", lambda: estimate_key(a, sr, frontend=fe))
+    step(0.65, "pitch")
+    pitch = timed("pitch", lambda: track_pitch(a, sr, frontend=fe))
+    step(0.8, "features")
+    feats = timed("features", lambda: extract_features(a, sr, grid=grid, pitch=pitch, frontend=fe))
+    step(1.0, "done")
+    return Analysis(
+        duration=fe.duration, sample_rate=sr, tempo=grid.tempo, grid=grid, segments=segs, key=key,
+        pitch=pitch, features=feats, channels=int(a.shape[0]), timings=timings,
+    )
+
+
+def analyze_file(
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    min_bpm: float | None = None,
+    max_bpm: float | None = None,
+) -> Analysis:
+    """Decode an audio file, :func:`analyze` it and optionally :meth:`~Analysis.write` the results.
+
+    Parameters
+    ----------
+    path : str or Path
+        wav, flac, mp3, ogg or aiff file (never modified).
+    out_dir : str or Path, optional
+        Folder for ``analysis.json`` and the arrays.
+    progress : callable, optional
+        ``progress(fraction, message)``.
+    min_bpm, max_bpm : float, optional
+        Tempo range of the beat tracker.
+
+    Returns
+    -------
+    Analysis
+    """
+    from .io import read_audio
+
+    t0 = time.perf_counter()
+    audio, sr = read_audio(path)
+    t_load = time.perf_counter() - t0
+    res = analyze(audio, sr, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm)
+    res.timings = {"load": t_load, **res.timings}
+    res.source = Path(path).name
+    if out_dir is not None:
+        res.write(out_dir)
+    return res
+
+
+def demo_step(ctx: Any) -> None:
+    """``technob demo`` step: analyse the synthesised track and score it against its truth."""
+    import mir_eval
+
+    res = analyze(ctx.audio, ctx.sample_rate, progress=ctx.progress)
+    res.source = ctx.track_path.name
+    path = res.write(ctx.out_dir / "analysis")
+    truth = ctx.truth
+    f_beat = float(mir_eval.beat.f_measure(truth.beats, res.grid.beats))
+    f_down = float(mir_eval.beat.f_measure(truth.downbeats, res.grid.downbeats))
+    tb = np.array([s.start for s in truth.segments[1:]])
+    eb = np.array([s.start for s in res.segments.segments[1:]])
+    bound_err = float(max((np.abs(eb - b).min() for b in tb), default=0.0)) if eb.size else float("inf")
+    total = sum(v for k, v in res.timings.items())
+    ctx.summary["analysis"] = {
+        "file": str(path.relative_to(ctx.out_dir)), "tempo_bpm": round(res.tempo, 2),
+        "beat_f": round(f_beat, 4), "downbeat_f": round(f_down, 4),
+        "max_boundary_error_s": round(bound_err, 3) if np.isfinite(bound_err) else None,
+        "sections": [[round(s.start, 2), round(s.end, 2), s.label] for s in res.segments],
+        "key": res.key.label, "notes": len(res.pitch.notes),
+        "integrated_lufs": res.features.summary()["integrated_lufs"],
+        "x_realtime": round(res.duration / max(total, 1e-9), 1),
+    }
+    ctx.log(f"  tempo {res.tempo:.2f} BPM, beat F {f_beat:.3f}, downbeat F {f_down:.3f}, key {res.key.label}")
+    ctx.log("  sections: " + ", ".join(f"{s.label} {s.start:.1f}-{s.end:.1f}s" for s in res.segments))
+    ctx.log(f"  {len(res.pitch.notes)} notes, {res.features.summary()['integrated_lufs']:.1f} LUFS, "
+            f"{res.duration / max(total, 1e-9):.0f}x real time -> {path}")
