@@ -1,0 +1,105 @@
+"""Full analysis: analysis.json schema, CLI, demo step, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import mir_eval
+import numpy as np
+import pytest
+
+from technob_fx.analysis import Analysis, analyze, analyze_file
+from technob_fx.cli import main
+from technob_fx.errors import AudioError, TechnobError
+
+
+def test_analyze_short_track_and_write(short_track, tmp_path):
+    audio, truth, _ = short_track
+    before = audio.copy()
+    res = analyze(audio, truth.sample_rate)
+    assert np.array_equal(audio, before)
+    assert isinstance(res, Analysis)
+    assert mir_eval.beat.f_measure(truth.beats, res.grid.beats) >= 0.98
+    assert mir_eval.beat.f_measure(truth.downbeats, res.grid.downbeats) >= 0.95
+    assert res.tempo == pytest.approx(128, rel=0.01)
+    assert [s.label for s in res.segments] == [s.label for s in truth.segments]
+    assert res.key.label == "A minor"
+    path = res.write(tmp_path / "out")
+    doc = json.loads(path.read_text())
+    for key in ("duration", "sample_rate", "tempo", "beats", "downbeats", "segments", "key", "features",
+                "bars", "notes", "arrays"):
+        assert key in doc
+    assert doc["segments"][0] == {"start": 0.0, "end": pytest.approx(truth.segments[0].end, abs=0.05),
+                                  "label": "intro"}
+    assert doc["key"]["label"] == "A minor"
+    frames = np.load(tmp_path / "out" / doc["arrays"]["frames"])
+    assert frames["mfcc"].shape[1] == 13
+    pitch = np.load(tmp_path / "out" / doc["arrays"]["pitch"])
+    assert pitch["f0"].shape == pitch["times"].shape
+
+
+def test_cli_analyze(short_track_file, tmp_path, capsys):
+    out = tmp_path / "an"
+    assert main(["analyze", str(short_track_file), "-o", str(out), "--quiet"]) == 0
+    doc = json.loads((out / "analysis.json").read_text())
+    assert doc["tempo"] == pytest.approx(128, rel=0.01)
+    assert doc["source"] == short_track_file.name
+    assert main(["analyze", str(tmp_path / "missing.wav")]) == 1
+    assert "not found" in capsys.readouterr().err
+
+
+def test_analyze_file_returns_and_writes(short_track_file, tmp_path):
+    res = analyze_file(short_track_file, tmp_path / "x")
+    assert (tmp_path / "x" / "analysis.json").is_file()
+    assert "load" in res.timings
+
+
+def test_demo_step(tmp_path):
+    from technob_fx.demo import run_demo
+
+    ctx = run_demo(tmp_path / "demo", quick=True, log=lambda s: None, steps=["analysis"])
+    s = ctx.summary["analysis"]
+    assert s["beat_f"] >= 0.98 and s["key"] == "A minor"
+    assert (tmp_path / "demo" / "analysis" / "analysis.json").is_file()
+
+
+def _noise(shape, seed=0):
+    return (np.random.default_rng(seed).standard_normal(shape) * 0.1).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("name", "audio", "sr"),
+    [
+        ("silence", np.zeros((2, 44100 * 5), np.float32), 44100),
+        ("half a second", _noise((2, 22050)), 44100),
+        ("one sample", np.zeros((1, 1), np.float32), 44100),
+        ("white noise", _noise((2, 44100 * 8)), 44100),
+        ("mono 1-D", _noise(44100 * 3), 44100),
+        ("6 channels", _noise((6, 48000 * 3)), 48000),
+        ("8 kHz", _noise((1, 8000 * 3)), 8000),
+        ("192 kHz", _noise((2, 192000 * 2)), 192000),
+        ("sustained tone, no beat", (0.3 * np.sin(2 * np.pi * 220 * np.arange(44100 * 6) / 44100)).astype(np.float32), 44100),
+    ],
+)
+def test_bad_input_gives_sensible_result(name, audio, sr):
+    res = analyze(audio, sr)
+    assert res.duration == pytest.approx(audio.shape[-1] / sr)
+    assert np.all(np.diff(res.grid.beats) > 0)
+    assert len(res.segments) >= 1 and res.segments[0].start == 0.0
+    json.dumps(res.summary_dict(), allow_nan=False)
+    if name in ("silence", "half a second", "one sample", "sustained tone, no beat"):
+        assert res.grid.beats.size == 0 and res.tempo == 0.0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_samples_raise(bad):
+    x = _noise((2, 44100))
+    x[0, 100] = bad
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        analyze(x, 44100)
+
+
+@pytest.mark.parametrize(("audio", "sr"), [(np.zeros((2, 0), np.float32), 44100), (np.zeros(100, np.float32), 10)])
+def test_empty_or_bad_rate_raise(audio, sr):
+    with pytest.raises(TechnobError):
+        analyze(audio, sr)

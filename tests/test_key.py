@@ -1,0 +1,32 @@
+"""Key estimation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from technob_fx.key import KeyDetector, estimate_key, key_scores
+
+
+def test_synth_track_is_a_minor(short_track):
+    audio, truth, _ = short_track
+    key = estimate_key(audio, truth.sample_rate)
+    assert key.label == truth.key
+    assert 0 < key.confidence <= 1
+
+
+def test_major_triad_cadence():
+    sr = 22050
+    t = np.arange(sr) / sr
+
+    def chord(*midi):
+        return sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * t) for m in midi)
+
+    # D major: I - IV - V - I
+    x = np.concatenate([chord(62, 66, 69), chord(67, 71, 74), chord(69, 73, 76), chord(62, 66, 69, 50)])
+    key = KeyDetector()
+    key((0.1 * x).astype(np.float32), sr)
+    assert key.result.label == "D major"
+
+
+def test_flat_chroma_has_zero_scores():
+    assert np.all(key_scores(np.ones(12)) == 0)
