@@ -270,17 +270,76 @@ def analyze_file(
     -------
     Analysis
     """
-    from .io import read_audio
-
     t0 = time.perf_counter()
-    audio, sr = read_audio(path)
+    fe, sr, channels = load_frontend(path)
     t_load = time.perf_counter() - t0
-    res = analyze(audio, sr, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm)
+    res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe)
+    res.sample_rate = sr
+    res.channels = channels
     res.timings = {"load": t_load, **res.timings}
     res.source = Path(path).name
     if out_dir is not None:
         res.write(out_dir)
     return res
+
+
+def load_frontend(path: str | Path, block_seconds: float = 10.0) -> tuple[Any, float, int]:
+    """Stream a file into a :class:`~technob_fx.frontend.Frontend` with bounded memory.
+
+    The file is decoded block by block: each block's channels are mixed to mono and resampled to
+    the analysis rate (a streaming soxr resampler), and its K-weighted 100 ms block powers are
+    measured per channel at the file's own rate for loudness. The full-rate multichannel audio is
+    never held in memory (a 6-minute stereo 44.1 kHz file needs 32 MiB instead of 127 MiB).
+
+    Returns
+    -------
+    frontend : Frontend
+        Over the mono signal at :data:`~technob_fx.frontend.ANALYSIS_SR`, with ``loudness_blocks``
+        and ``duration`` seeded from the original audio.
+    sample_rate : float
+        The file's rate, Hz.
+    channels : int
+        The file's channel count.
+
+    Raises
+    ------
+    AudioError
+        Missing, empty, corrupt or unsupported file; NaN/inf samples.
+    """
+    import soxr
+
+    from .frontend import ANALYSIS_SR, Frontend, k_weighted_block_power
+    from .io import audio_info, stream_audio
+
+    info = audio_info(path)
+    sr = check_sample_rate(info.sample_rate)
+    lblock = max(1, int(round(sr * 0.1)))
+    chunk = lblock * max(1, int(block_seconds * 10))
+    stream = None if sr == ANALYSIS_SR else soxr.ResampleStream(sr, ANALYSIS_SR, 1, dtype="float32", quality="HQ")
+    monos: list[np.ndarray] = []
+    powers: list[np.ndarray] = []
+    n_total = 0
+    for block in stream_audio(path, chunk):
+        n_total += block.shape[1]
+        powers.append(k_weighted_block_power(block, sr, lblock))
+        m = block[0] if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)
+        if stream is not None:
+            m = stream.resample_chunk(np.ascontiguousarray(m))
+        monos.append(np.asarray(m, dtype=np.float32))
+    if stream is not None:
+        monos.append(np.asarray(stream.resample_chunk(np.zeros(0, np.float32), last=True), dtype=np.float32))
+    if n_total == 0:
+        from .errors import AudioError
+
+        raise AudioError(f"{path}: contains no audio samples")
+    mono = np.concatenate(monos) if monos else np.zeros(1, np.float32)
+    del monos
+    if mono.size == 0:
+        mono = np.zeros(1, np.float32)
+    fe = Frontend(mono[np.newaxis, :], ANALYSIS_SR)
+    fe.put("loudness_blocks", (np.concatenate(powers, axis=1), sr / lblock))
+    fe.put("duration", n_total / sr)
+    return fe, sr, int(info.channels)
 
 
 def demo_step(ctx: Any) -> None:

@@ -190,7 +190,7 @@ class Spectral:
     centroid : np.ndarray, ``(n_frames,)``
         Spectral centroid, Hz.
     flatness : np.ndarray, ``(n_frames,)``
-        Spectral flatness of the power spectrum, ``[0, 1]``.
+        Spectral flatness (geometric over arithmetic mean) of the mel power bands, ``[0, 1]``.
     """
 
     mel: np.ndarray
@@ -313,8 +313,8 @@ class Frontend:
                 mag = np.sqrt(p)
                 s = mag.sum(axis=1)
                 cen[i : i + chunk] = (mag @ freqs) / np.maximum(s, 1e-10)
-                lp = np.log(p + 1e-10).mean(axis=1)
-                flat[i : i + chunk] = np.exp(lp) / (p.mean(axis=1) + 1e-10)
+                mp = mel[i : i + chunk].astype(np.float64) + 1e-10
+                flat[i : i + chunk] = np.exp(np.log(mp).mean(axis=1)) / mp.mean(axis=1)
                 # RMS of the (unwindowed) frame centre region
                 rms[i : i + chunk] = np.sqrt(np.einsum("ij,ij->i", fr, fr) / N_FFT)
             return Spectral(_readonly(mel), _readonly(rms), _readonly(cen), _readonly(flat))
@@ -393,8 +393,10 @@ class Frontend:
             fb = chroma_filterbank(CHROMA_SR, CHROMA_N_FFT)
             out = np.empty((frames.shape[0], 12), np.float32)
             total = np.zeros(CHROMA_N_FFT // 2 + 1)
+            top = min(CHROMA_N_FFT // 2 + 1, int(np.flatnonzero(fb.any(axis=0))[-1]) + 16)
+            fb = np.ascontiguousarray(fb[:, :top])
             for i in range(0, frames.shape[0], 1024):
-                x = scipy.fft.rfft(frames[i : i + 1024] * win, axis=1, workers=2)
+                x = scipy.fft.rfft(frames[i : i + 1024] * win, axis=1, workers=2)[:, :top]
                 mag = np.abs(x)
                 # keep spectral peaks only (tones), not the noise floor of drums and sweeps
                 k = 17
@@ -402,7 +404,7 @@ class Frontend:
                 floor = (cs[:, k:] - cs[:, :-k]) / k
                 peaks = np.maximum(mag - 2.0 * floor, 0.0)
                 out[i : i + 1024] = peaks @ fb.T
-                total += peaks.sum(axis=0)
+                total[:top] += peaks.sum(axis=0)
             self.put("chroma_mag_mean", _readonly(total / max(frames.shape[0], 1)))
             return _readonly(np.ascontiguousarray(out.T)), CHROMA_SR / CHROMA_HOP
 
