@@ -45,7 +45,8 @@ def beat_times(mono: np.ndarray, sr: float) -> tuple[float, np.ndarray]:
     if track is not None:
         try:
             grid = track(mono, sr)
-            return float(grid.tempo), np.asarray(grid.beats, dtype=np.float64)
+            if grid.tempo > 0 and len(grid.beats) >= 2:
+                return float(grid.tempo), np.asarray(grid.beats, dtype=np.float64)
         except Exception:  # noqa: BLE001 - fall back to librosa
             pass
     import librosa

@@ -348,6 +348,29 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     return out
 
 
+def cluster_patterns(pats: list[np.ndarray], max_distance: int = 5) -> list[list[np.ndarray]]:
+    """Group bar patterns whose binary grids (velocity >= 0.35) differ in at most
+    ``max_distance`` of the 48 band-steps from the group's first member (greedy, in order).
+
+    Returns
+    -------
+    list of list of np.ndarray
+        Groups in order of creation.
+    """
+    groups: list[list[np.ndarray]] = []
+    keys: list[np.ndarray] = []
+    for p in pats:
+        b = p >= 0.35
+        for k, g in zip(keys, groups):
+            if int(np.sum(k != b)) <= max_distance:
+                g.append(p)
+                break
+        else:
+            keys.append(b)
+            groups.append([p])
+    return groups
+
+
 def _spectrum_db(mono: np.ndarray) -> np.ndarray:
     import librosa
 
@@ -476,10 +499,7 @@ def learn(
                 progress(done / total, f"{genre} {r['chunk_id']}")
     swing = float(np.clip(np.median(swings), 0.5, 0.75)) if swings else 0.5
     # drum patterns: most frequent binary shapes with mean velocities
-    groups: dict[bytes, list[np.ndarray]] = {}
-    for p in pats:
-        groups.setdefault((p >= 0.35).tobytes(), []).append(p)
-    ranked = sorted(groups.values(), key=lambda g: (-len(g), g[0].tobytes()))[:max_patterns]
+    ranked = sorted(cluster_patterns(pats), key=lambda g: -len(g))[:max_patterns]
     patterns = (np.stack([np.mean(g, axis=0) * (np.mean(g, axis=0) >= 0.2) for g in ranked]).astype(np.float32)
                 if ranked else _default_patterns())
     counts = [len(g) for g in ranked] if ranked else [1] * len(patterns)

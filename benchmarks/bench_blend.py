@@ -1,0 +1,216 @@
+"""Lo-Fi x Classical on real recordings: dataset build speed and memory, classifier, blend curve.
+
+Data (``../shared/data``, skipped when absent): classical = Brahms' Hungarian Dance no. 5,
+Tchaikovsky's Sugar Plum Fairy and the sweet waltz; Lo-Fi = the jazz/hip-hop pieces closest to
+it (Vibe Ace, Choice, Let's Go Fishin') and the five CC0 Arovane beats of the sample pack.
+
+1. Dataset build (30-s chunks, 22.05 kHz, 128 mels) in child processes, timed inside the child:
+   ``build_dataset`` with 2 workers and with 1, against a naive baseline in the same run
+   (``librosa.load`` of the whole file, then per chunk ``librosa.feature.melspectrogram`` and the
+   same writes and tempo/key/loudness analysis, sequentially). Reported: x real time and peak RSS.
+2. Streaming: a ``--minutes`` long WAV (the Sugar Plum Fairy looped, 44.1 kHz stereo 16-bit) built
+   into a dataset in a child (peak RSS), beside a child that only ``librosa.load`` s it whole.
+3. Classifier: trained on the train split, accuracy on the validation recordings.
+4. Blend curve: mean Lo-Fi probability of generated 16-bar tracks (3 seeds) at blend 0 .. 1.
+
+Usage: ``python -m benchmarks.bench_blend [--minutes 60] [--epochs 30]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._util import run_child, save
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+MUSIC = SHARED / "music"
+SAMPLES = SHARED / "samples"
+CLASSICAL = [
+    "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).hq.ogg",
+    "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy.hq.ogg",
+    "147793__setuniman__sweet-waltz-0i-22mi.hq.ogg",
+]
+LOFI = ["Kevin_MacLeod_-_Vibe_Ace.hq.ogg", "admiralbob77_-_Choice_-_Drum-bass.hq.ogg",
+        "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg"]
+BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def genres() -> dict[str, list[str]]:
+    return {"classical": [str(MUSIC / f) for f in CLASSICAL],
+            "lofi": [str(MUSIC / f) for f in LOFI] + [str(p) for p in sorted(SAMPLES.glob("arovane_beat_*.flac"))]}
+
+
+OURS = """
+import json, time, resource
+from technob_fx.blend.dataset import build_dataset
+t = time.perf_counter()
+r = build_dataset({genres!r}, {out!r}, jobs={jobs})
+wall = time.perf_counter() - t
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print("RESULT", json.dumps({{"audio_s": r.audio_seconds, "wall_s": wall, "chunks": r.chunks_written,
+                             "errors": r.errors, "workers_peak_mib": kids}}))
+"""
+
+NAIVE = """
+import json, time
+from pathlib import Path
+import numpy as np, librosa
+from technob_fx.blend.dataset import DatasetConfig, _describe
+from technob_fx.io import write_audio
+cfg = DatasetConfig()
+out = Path({out!r}); out.mkdir(parents=True, exist_ok=True)
+t = time.perf_counter(); total = 0.0; k = 0
+for genre, files in {genres!r}.items():
+    for f in files:
+        y, sr = librosa.load(f, sr=cfg.sample_rate, mono=False)
+        y = np.atleast_2d(y).astype(np.float32); total += y.shape[1] / sr
+        n = cfg.chunk_samples
+        for i in range(0, y.shape[1], n):
+            c = y[:, i:i + n]; real = c.shape[1]
+            c = np.pad(c, ((0, 0), (0, n - real)))
+            mel = librosa.power_to_db(librosa.feature.melspectrogram(y=c.mean(axis=0), sr=sr, n_fft=2048,
+                                      hop_length=512, n_mels=128))
+            write_audio(out / f"{{k}}.wav", c, sr, bit_depth=16); np.save(out / f"{{k}}.npy", mel)
+            _describe(c, real, sr); k += 1
+print("RESULT", json.dumps({{"audio_s": total, "wall_s": time.perf_counter() - t, "chunks": k}}))
+"""
+
+IMPORTS = """
+import numpy, librosa, pedalboard, pyloudnorm, scipy.signal
+import technob_fx.blend.dataset, technob_fx.blend._analysis, technob_fx.beats
+"""
+
+LOAD_WHOLE = """
+import librosa
+y, sr = librosa.load({path!r}, sr=22050, mono=False)
+m = librosa.feature.melspectrogram(y=y[0, :22050 * 30], sr=sr)
+"""
+
+
+def _result(stdout: str) -> dict:
+    line = next(s for s in stdout.splitlines() if s.startswith("RESULT"))
+    return json.loads(line.split(" ", 1)[1])
+
+
+def build_speed(tmp: Path) -> tuple[dict, Path]:
+    g = genres()
+    rows = {}
+    for name, code in (("ours_jobs2", OURS.format(genres=g, out=str(tmp / "ds2"), jobs=2)),
+                       ("ours_jobs1", OURS.format(genres=g, out=str(tmp / "ds1"), jobs=1)),
+                       ("naive_librosa", NAIVE.format(genres=g, out=str(tmp / "naive")))):
+        peak, _, out = run_child(code)
+        r = _result(out)
+        r["x_realtime"] = r["audio_s"] / r["wall_s"]
+        r["peak_rss_mib"] = max(peak, r.get("workers_peak_mib", 0.0))
+        rows[name] = r
+        print(f"  {name:14s} {r['audio_s']:7.1f} s audio  {r['x_realtime']:6.1f}x real time  "
+              f"peak RSS {r['peak_rss_mib']:6.0f} MiB  ({r['chunks']} chunks)", flush=True)
+    peak, _, _ = run_child(IMPORTS)
+    rows["imports_only_peak_rss_mib"] = peak
+    rows["speedup_vs_naive"] = rows["ours_jobs2"]["x_realtime"] / rows["naive_librosa"]["x_realtime"]
+    rows["speedup_jobs1_vs_naive"] = rows["ours_jobs1"]["x_realtime"] / rows["naive_librosa"]["x_realtime"]
+    # resume: a second run with nothing new
+    peak, _, out = run_child(OURS.format(genres=g, out=str(tmp / "ds2"), jobs=2))
+    rows["resume_second_run"] = {k: v for k, v in _result(out).items() if k in ("chunks", "wall_s")}
+    return rows, tmp / "ds2"
+
+
+def streaming(tmp: Path, minutes: float) -> dict:
+    from technob_fx.io import AtomicAudioWriter, read_audio
+
+    src, sr = read_audio(MUSIC / CLASSICAL[1])
+    path = tmp / "long.wav"
+    total, written = int(minutes * 60 * sr), 0
+    with AtomicAudioWriter(path, sr, src.shape[0], bit_depth=16) as w:
+        while written < total:
+            block = src[:, : min(src.shape[1], total - written)]
+            w.write(block)
+            written += block.shape[1]
+    del src
+    peak, _, out = run_child(OURS.format(genres={"classical": [str(path)]}, out=str(tmp / "dslong"), jobs=1))
+    r = _result(out)
+    res = {"minutes": minutes, "file_mib": path.stat().st_size / 2**20, "ours_peak_rss_mib": peak,
+           "ours_x_realtime": r["audio_s"] / r["wall_s"], "chunks": r["chunks"]}
+    peak_naive, wall, _ = run_child(LOAD_WHOLE.format(path=str(path)))
+    res["librosa_load_whole_peak_rss_mib"] = peak_naive
+    res["imports_only_peak_rss_mib"] = run_child(IMPORTS)[0]
+    print(f"  {minutes:g}-min file: ours peak RSS {res['ours_peak_rss_mib']:.0f} MiB at "
+          f"{res['ours_x_realtime']:.1f}x real time; librosa.load whole: {peak_naive:.0f} MiB; "
+          f"imports only: {res['imports_only_peak_rss_mib']:.0f} MiB", flush=True)
+    path.unlink()
+    return res
+
+
+def classifier_and_curve(ds: Path, epochs: int, seeds: int) -> tuple[dict, dict]:
+    from technob_fx.blend.classifier import train_classifier
+    from technob_fx.blend.dataset import read_manifest
+    from technob_fx.blend.generate import render
+    from technob_fx.blend.learn import learn
+
+    clf, rep = train_classifier(ds, epochs=epochs, max_seconds=240)
+    rows = read_manifest(ds)
+    val_sources = sorted({f"{r['genre']}: {r['source']}" for r in rows if r["split"] == "val"})
+    c = {"val_accuracy": rep.val_accuracy, "val_recording_accuracy": rep.val_recording_accuracy,
+         "train_chunks": rep.train_chunks, "val_chunks": rep.val_chunks, "val_recordings": val_sources,
+         "confusion": rep.confusion, "classes": rep.classes, "epochs": rep.epochs, "seconds": rep.seconds}
+    print(f"  classifier: val accuracy {rep.val_accuracy:.2f} on {rep.val_chunks} chunks of "
+          f"{len(val_sources)} unseen recordings ({rep.seconds:.0f} s, {rep.epochs} epochs)", flush=True)
+    model = learn(ds)
+    curve = {}
+    for blend in BLENDS:
+        probs = []
+        for seed in range(seeds):
+            r = render(model, ds, blend=blend, bars=16, seed=seed)
+            probs.append(clf.predict_proba(r["mix"], r["sample_rate"])["lofi"])
+        curve[str(blend)] = {"mean_lofi_prob": float(np.mean(probs)), "per_seed": [round(p, 4) for p in probs]}
+        print(f"  blend {blend:4.2f}: mean Lo-Fi probability {np.mean(probs):.3f}", flush=True)
+    learned = {"tempo": model.tempo, "swing": model.swing, "patterns": len(model.patterns),
+               "pattern_counts": model.pattern_counts, "bars": model.info.get("bars"),
+               "phrases": len(model.phrases), "loudness": model.loudness,
+               "hits": {b: len(h) for b, h in model.hits.items()}}
+    return c, {"curve": curve, "learned": learned}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0, help="length of the streamed long file")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args(argv)
+    if not MUSIC.is_dir():
+        print(f"skipped: {MUSIC} is not present")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="technob-bench-blend-") as tmp:
+        tmp = Path(tmp)
+        print("dataset build (30-s chunks, 22.05 kHz, 128 mels):", flush=True)
+        build, ds = build_speed(tmp)
+        print("classifier and blend curve:", flush=True)
+        clf, gen = classifier_and_curve(ds, args.epochs, args.seeds)
+        print("streaming a long file:", flush=True)
+        stream = streaming(tmp, args.minutes)
+    data = {"build": build, "streaming": stream, "classifier": clf, **gen}
+    path = save("blend", data)
+    print()
+    print(f"| measure | value |\n|---|---|\n"
+          f"| build x real time (2 workers / 1 / naive librosa) | {build['ours_jobs2']['x_realtime']:.1f} / "
+          f"{build['ours_jobs1']['x_realtime']:.1f} / {build['naive_librosa']['x_realtime']:.1f} |\n"
+          f"| build peak RSS MiB (ours 1 worker / naive) | {build['ours_jobs1']['peak_rss_mib']:.0f} / "
+          f"{build['naive_librosa']['peak_rss_mib']:.0f} |\n"
+          f"| {args.minutes:g}-min file peak RSS MiB (ours / librosa.load whole) | "
+          f"{stream['ours_peak_rss_mib']:.0f} / {stream['librosa_load_whole_peak_rss_mib']:.0f} |\n"
+          f"| classifier val accuracy (chunks / recordings) | {clf['val_accuracy']:.2f} / "
+          f"{clf['val_recording_accuracy']:.2f} |\n"
+          + "".join(f"| Lo-Fi probability at blend {b} | {v['mean_lofi_prob']:.3f} |\n"
+                    for b, v in gen["curve"].items()))
+    print(f"results -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
