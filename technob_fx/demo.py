@@ -82,9 +82,11 @@ def render_step(ctx: DemoContext) -> None:
 DEMO_STEPS: list[tuple[str, str]] = [
     ("render presets", "technob_fx.demo:render_step"),
     # -- analysis (issue 3) --
+    ("analysis", "technob_fx.analysis:demo_step"),
     # -- separation and quantization (issue 4) --
     # -- DAW bridge exports (issue 5) --
     # -- Lo-Fi x Classical generator (issue 6) --
+    ("Lo-Fi x Classical blend", "technob_fx.blend.demo:demo_step"),
 ]
 
 

@@ -17,6 +17,11 @@ NODE_TYPES: dict[str, str] = {
     "wow_flutter": "technob_fx.effects:WowFlutter",
     "vinyl_noise": "technob_fx.effects:VinylNoise",
     # -- analysis nodes (issue 3) --
+    "beat_tracker": "technob_fx.beats:BeatTracker",
+    "segmenter": "technob_fx.segmentation:Segmenter",
+    "key_detector": "technob_fx.key:KeyDetector",
+    "pitch_tracker": "technob_fx.pitch:PitchTracker",
+    "features": "technob_fx.features:FeatureExtractor",
     # -- separation and quantization nodes (issue 4) --
     # -- generator nodes (issue 6) --
 }
