@@ -1,0 +1,174 @@
+"""demucs stems: shapes and rates, windowed == whole track, sums, local repos, offline errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from technob_fx.errors import ModelError, ParameterError
+from technob_fx.stems import DemucsSeparator, load_model, separate_file, separate_stems
+
+SR = 44100
+#: demucs_unittest's own segment is 40 s; a short one keeps the tests fast.
+SEG = 4.0
+
+
+class SplitModel(torch.nn.Module):
+    """A 'model' whose two sources (a moving average and the rest) sum exactly to its input."""
+
+    sources = ["low", "high"]
+    samplerate = SR
+    audio_channels = 2
+    segment = 2.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t = x.shape
+        low = torch.nn.functional.avg_pool1d(x.reshape(b * c, 1, t), 65, stride=1, padding=32,
+                                             count_include_pad=False).reshape(b, c, t)
+        return torch.stack([low, x - low], dim=1)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """12 s of the synth track (drums, bass, pad, lead), read-only."""
+    from technob_fx.synth import synth_techno
+
+    audio, truth, stems = synth_techno((("drop", 10),), seed=3, return_stems=True)
+    audio = audio[:, : 12 * SR].copy()
+    audio.setflags(write=False)
+    return audio
+
+
+@pytest.fixture(scope="module")
+def whole(clip):
+    """Whole-track stems of ``clip`` with demucs_unittest (demucs' own one-pass behaviour)."""
+    return separate_stems(clip, SR, model="demucs_unittest", segment=SEG, shifts=0, window=None)
+
+
+def test_unittest_model_stems_shapes_rates_channels(clip, whole):
+    stems = whole
+    assert list(stems) == ["drums", "bass", "other", "vocals"]
+    for s in stems.values():
+        assert s.shape == clip.shape and s.dtype == np.float32 and np.isfinite(s).all()
+    mono = separate_stems(clip[0, : 6 * SR], SR, model="demucs_unittest", segment=SEG, shifts=0, window=None)
+    assert all(s.shape == (6 * SR,) for s in mono.values())
+    # Another rate: resampled to the model's 44.1 kHz and back.
+    x48 = clip[:, : 6 * SR]
+    s48 = separate_stems(x48, 48000, model="demucs_unittest", segment=SEG, shifts=0, window=None)
+    assert all(s.shape == x48.shape for s in s48.values())
+
+
+def test_windowed_equals_whole_track(clip, whole):
+    calls = []
+    windowed = separate_stems(clip, SR, model="demucs_unittest", segment=SEG, shifts=0, window=3.0,
+                              crossfade=1.0, progress=lambda f, m: calls.append(f))
+    for k in whole:
+        err = np.sqrt(np.mean((whole[k] - windowed[k]) ** 2)) / np.sqrt(np.mean(whole[k] ** 2))
+        assert err < 1e-4, (k, err)
+    assert calls and calls[-1] == 1.0 and all(0 <= f <= 1 for f in calls)
+    assert all(b >= a for a, b in zip(calls, calls[1:], strict=False))
+
+
+def test_windowed_with_shifts_is_deterministic_and_finite(clip):
+    x = clip[:, : 8 * SR]
+    a = separate_stems(x, SR, model="demucs_unittest", segment=SEG, shifts=1, window=3.0, seed=1)
+    b = separate_stems(x, SR, model="demucs_unittest", segment=SEG, shifts=1, window=3.0, seed=1)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+        assert np.isfinite(a[k]).all()
+
+
+@pytest.mark.parametrize("shifts", [0, 2])
+def test_stems_sum_to_the_mix_for_a_model_that_should(clip, shifts):
+    stems = separate_stems(clip, SR, model=SplitModel(), shifts=shifts, window=4.0, crossfade=0.5)
+    assert list(stems) == ["low", "high"]
+    np.testing.assert_allclose(stems["low"] + stems["high"], clip, atol=2e-5)
+
+
+def test_separate_file_streams_stems_matching_whole(tmp_path, clip, whole):
+    from technob_fx.io import audio_info, read_audio, write_audio
+
+    src = write_audio(tmp_path / "mix.wav", clip, SR, bit_depth=32)
+    paths = separate_file(src, tmp_path / "stems", model="demucs_unittest", segment=SEG, shifts=0, window=6.0,
+                          block_size=30000, bit_depth=32)
+    assert list(paths) == ["drums", "bass", "other", "vocals"]
+    for k, p in paths.items():
+        info = audio_info(p)
+        assert (info.sample_rate, info.channels, info.frames) == (SR, 2, clip.shape[1])
+        y, _ = read_audio(p)
+        assert np.sqrt(np.mean((y - whole[k]) ** 2)) < 1e-3 * np.sqrt(np.mean(whole[k] ** 2)) + 1e-6
+    assert not list((tmp_path / "stems").glob(".*part*"))
+
+
+def test_local_repo_single_model_and_bag(tmp_path, clip):
+    import demucs.pretrained
+    from demucs.hdemucs import HDemucs
+
+    ref = demucs.pretrained.get_model("demucs_unittest")
+    pkg = {"klass": HDemucs, "args": (), "kwargs": {"channels": 4, "sources": list(ref.sources)},
+           "state": ref.state_dict()}
+    torch.save(pkg, tmp_path / "abcd1234.th")
+    (tmp_path / "mybag.yaml").write_text("models: ['abcd1234']\n")
+    single = load_model("abcd1234", repo=tmp_path)
+    bag = load_model("mybag", repo=tmp_path)
+    assert list(single.sources) == list(bag.sources) == ["drums", "bass", "other", "vocals"]
+    x = clip[:, : 6 * SR]
+    a = separate_stems(x, SR, model="abcd1234", repo=tmp_path, segment=SEG, shifts=0)
+    b = separate_stems(x, SR, model=ref, segment=SEG, shifts=0)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-5)
+    with pytest.raises(ModelError, match="abcd1234.th"):
+        load_model("htdemucs_nope", repo=tmp_path)
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model("htdemucs", repo=tmp_path / "missing")
+
+
+def test_offline_missing_model_is_actionable(tmp_path, monkeypatch, clip):
+    import technob_fx.stems as stems_mod
+    from technob_fx.io import write_audio
+
+    monkeypatch.setattr(stems_mod, "_hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(stems_mod, "torch_hub_checkpoints", lambda: tmp_path / "cache")
+    with pytest.raises(ModelError) as err:
+        load_model("htdemucs")
+    msg = str(err.value)
+    assert "'htdemucs'" in msg and "955717e8-8726e21a.th" in msg and "--repo DIR" in msg
+    assert str(tmp_path / "cache") in msg and "\n" not in msg
+    src = write_audio(tmp_path / "mix.wav", clip[:, :SR], SR)
+    with pytest.raises(ModelError):
+        separate_file(src, tmp_path / "out", model="htdemucs")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ModelError, match="unknown demucs model 'nonsense'"):
+        load_model("nonsense")
+
+
+def test_bad_options(clip):
+    with pytest.raises(ParameterError, match="device"):
+        separate_stems(clip, SR, model="demucs_unittest", device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="no CUDA"):
+            separate_stems(clip, SR, model="demucs_unittest", device="cuda")
+    with pytest.raises(ParameterError, match="overlap"):
+        separate_stems(clip, SR, model="demucs_unittest", overlap=1.0)
+    with pytest.raises(ParameterError, match="shifts"):
+        separate_stems(clip, SR, model="demucs_unittest", shifts=-1)
+
+
+def test_demucs_node(clip):
+    from technob_fx.errors import AudioError
+    from technob_fx.registry import NODE_TYPES, node_class
+
+    if "demucs" in NODE_TYPES:
+        assert node_class("demucs") is DemucsSeparator
+    x = clip[:, : 6 * SR]
+    node = DemucsSeparator(model="demucs_unittest", shifts=0, stem="drums")
+    out = node(x, SR)
+    assert out.shape == x.shape
+    np.testing.assert_array_equal(out, node.stems["drums"])
+    node.stem = "mix"
+    node.vocals_db = -60.0
+    mixed = node(x, SR)
+    np.testing.assert_allclose(mixed, node.stems["drums"] + node.stems["bass"] + node.stems["other"], atol=1e-5)
+    with pytest.raises(AudioError, match="whole track"):
+        node(x, SR, reset=False)
