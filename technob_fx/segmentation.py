@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 def _bar_edges(grid: BeatGrid, duration: float) -> np.ndarray:
     """Bar start times covering ``[0, duration]``: 0, the downbeats, and the end."""
-    db = grid.downbeats[(grid.downbeats > 0) & (grid.downbeats < duration)]
+    db = grid.downbeats[(grid.downbeats >= 0) & (grid.downbeats < duration)]
     if db.size >= 2:
         bar = float(np.median(np.diff(db)))
         # whole bars before the first downbeat (pickup) and after the last one
@@ -45,9 +45,13 @@ def _bar_edges(grid: BeatGrid, duration: float) -> np.ndarray:
         edges = np.append(np.arange(0.0, duration, step), duration)
     edges = np.unique(edges)
     edges = edges[np.concatenate([[True], np.diff(edges) > 0.05])]
-    # a final partial bar shorter than half a bar joins the previous bar
-    if edges.size > 2 and (edges[-1] - edges[-2]) < 0.5 * (edges[-2] - edges[-3]):
-        edges = np.delete(edges, -2)
+    if edges.size > 3:
+        # partial bars at either end shorter than 3/4 of a bar join their neighbour
+        bar = float(np.median(np.diff(edges)))
+        if edges[1] - edges[0] < 0.75 * bar:
+            edges = np.delete(edges, 1)
+        if edges.size > 3 and edges[-1] - edges[-2] < 0.75 * bar:
+            edges = np.delete(edges, -2)
     return edges
 
 
@@ -59,7 +63,7 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
     dict
         ``kick`` (median rise of the 30-120 Hz energy across the beats, dB / 24, clipped to 0-1;
         a kick gives > 0.25), ``mid``, ``high`` (mean mid / high band
-        onset strength), ``loud`` (mean frame RMS, dB), ``bass`` (mean log-mel energy below 200 Hz,
+        onset strength), ``loud`` (mean frame power, dB), ``bass`` (mean log-mel energy below 200 Hz,
         dB), ``harm`` (mean log-mel energy 200 Hz - 2 kHz, dB) and ``chroma`` (``(n_bars, 12)``, normalised), one row per bar ``[edges[i],
         edges[i+1])``.
     """
@@ -84,11 +88,11 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
         a = np.minimum(a, b - 1)
         return (cs[b] - cs[a]) / np.maximum(b - a, 1).reshape((-1,) + (1,) * (cs.ndim - 1))
 
-    rms_db = 20 * np.log10(np.maximum(spec.rms.astype(np.float64), 1e-5))
+    power = spec.rms.astype(np.float64) ** 2
     out = {
         "mid": mean_over(csum(bands[1].astype(np.float64))),
         "high": mean_over(csum(bands[2].astype(np.float64))),
-        "loud": mean_over(csum(rms_db)),
+        "loud": 10 * np.log10(np.maximum(mean_over(csum(power)), 1e-10)),
         "bass": mean_over(csum(lm[:, low].mean(axis=1).astype(np.float64))),
         "harm": mean_over(csum(lm[:, (centres > 200) & (centres < 2000)].mean(axis=1).astype(np.float64))),
     }
@@ -166,7 +170,7 @@ def _label(feats: dict[str, np.ndarray], bounds: list[int]) -> list[str]:
         kf, ld, bass, activity = stats[i]
         j = i + 1
         leads_to_drop = j < n_seg and labels[j] in ("drop", "build")
-        if leads_to_drop and (kf < 0.75 or bass < bmax - 6.0) and (i > 0 or labels[j] == "build"):
+        if leads_to_drop and (kf < 0.75 or bass < bmax - 6.0) and i > 0:
             labels[i] = "build"
         elif drops and i < drops[0]:
             labels[i] = "intro"
@@ -241,11 +245,12 @@ def segment(
     x = np.concatenate([x, 4.0 * feats["chroma"]], axis=1)
     nov = 0.5 * (_novelty(x, 1) + _novelty(x, 2))
     # phrase lines relative to the first real downbeat
-    first_db = int(np.searchsorted(edges, grid.downbeats[0] - 1e-3)) if grid.downbeats.size else 0
+    first_db = int(np.searchsorted(edges, grid.downbeats[0] + 1e-3, side="right")) - 1 if grid.downbeats.size else 0
+    first_db = max(first_db, 0)
     bonus = np.ones(nb + 1)
     bonus[(np.arange(nb + 1) - first_db) % phrase_bars == 0] = 1.5
     score = nov * bonus
-    thr = float(np.median(score[1:nb]) + 0.5 * np.std(score[1:nb]))
+    thr = float(np.median(score[1:nb]) + 0.25 * np.std(score[1:nb]))
     order = np.argsort(score[1:nb])[::-1] + 1
     chosen: list[int] = []
     for b in order:
