@@ -109,6 +109,14 @@ class Analysis(Result):
     source: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-compatible data (NaN as ``null``); :meth:`from_dict` reverses it."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            v = getattr(self, name)
+            out[name] = v.to_dict() if isinstance(v, Result) else _clean(v)
+        return out
+
     def summary_dict(self) -> dict[str, Any]:
         """The ``analysis.json`` document (see the module docstring for the schema)."""
         f = self.features

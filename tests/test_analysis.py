@@ -103,3 +103,19 @@ def test_non_finite_samples_raise(bad):
 def test_empty_or_bad_rate_raise(audio, sr):
     with pytest.raises(TechnobError):
         analyze(audio, sr)
+
+
+def test_analysis_round_trips_through_json():
+    x = (0.3 * np.sin(2 * np.pi * 330 * np.arange(44100 * 3) / 44100)).astype(np.float32)
+    res = analyze(x, 44100)
+    back = Analysis.from_json(res.to_json())
+    assert back.key.label == res.key.label
+    assert np.array_equal(np.isnan(back.pitch.f0), np.isnan(res.pitch.f0))
+    assert back.features.mfcc.shape == res.features.mfcc.shape
+
+
+def test_cli_rejects_a_corrupt_file(tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk" * 10)
+    assert main(["analyze", str(bad), "-o", str(tmp_path / "o"), "--quiet"]) == 1
+    assert "technob: error:" in capsys.readouterr().err
