@@ -241,23 +241,102 @@ def write_smf(data: TrackData, path: str | Path, *, inputs: Iterable[str | Path]
 # --------------------------------------------------------------------------------------------
 
 
+def _socket_address(name: str) -> tuple[str, int] | None:
+    host, sep, port = name.rpartition(":")
+    return (host or "127.0.0.1", int(port)) if sep and port.isdigit() else None
+
+
+def _nodelay(port: Any) -> Any:
+    """Turn off Nagle's algorithm on a mido socket port (clock pulses must not be batched)."""
+    import socket
+
+    sock = getattr(port, "_socket", None)
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return port
+
+
 def open_output(name: str) -> Any:
-    """Open the MIDI output port ``name``: ``host:port`` for a ``mido.sockets`` TCP port, else a
-    port of mido's backend (python-rtmidi)."""
+    """Open the MIDI output port ``name``: ``host:port`` connects to a ``mido.sockets`` port
+    server (TCP, no MIDI backend needed), anything else is a port of mido's backend (rtmidi).
+
+    Raises
+    ------
+    DependencyError
+        No MIDI backend installed.
+    TechnobError
+        The port cannot be opened.
+    """
     import mido
 
-    if name.count(":") == 1 and name.rsplit(":", 1)[1].isdigit():
-        from mido.sockets import connect
-
-        host, port = name.rsplit(":", 1)
-        return connect(host, int(port))
+    addr = _socket_address(name)
     try:
+        if addr is not None:
+            from mido.sockets import connect
+
+            return _nodelay(connect(*addr))
         return mido.open_output(name)
     except ImportError as exc:
         raise DependencyError(f"MIDI port {name!r}: no MIDI backend ({exc}); "
                               "install python-rtmidi or use a host:port socket port") from None
     except OSError as exc:
         raise TechnobError(f"MIDI port {name!r}: cannot open ({exc})") from None
+
+
+def open_input(name: str) -> Any:
+    """Open the MIDI input port ``name``: ``host:port`` listens as a ``mido.sockets`` port server
+    that clock sources connect to; anything else is a port of mido's backend."""
+    import mido
+
+    addr = _socket_address(name)
+    try:
+        if addr is not None:
+            return SocketInput(*addr)
+        return mido.open_input(name)
+    except ImportError as exc:
+        raise DependencyError(f"MIDI port {name!r}: no MIDI backend ({exc}); "
+                              "install python-rtmidi or use a host:port socket port") from None
+    except OSError as exc:
+        raise TechnobError(f"MIDI port {name!r}: cannot open ({exc})") from None
+
+
+class SocketInput:
+    """A MIDI input listening on TCP (``mido.sockets`` wire format) for any number of senders.
+
+    (``mido.sockets.PortServer`` cannot be polled: its receive blocks while no client is
+    connected.) ``address`` is the bound ``(host, port)``; port 0 picks a free one.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        from mido.sockets import PortServer
+
+        self.server = PortServer(host, int(port))
+        self.address: tuple[str, int] = self.server._socket.getsockname()
+        self.ports: list[Any] = []
+        self.closed = False
+
+    def iter_pending(self) -> Iterable[Any]:
+        """Messages received so far, without blocking (accepts new connections first)."""
+        while True:
+            conn = self.server.accept(block=False)
+            if conn is None:
+                break
+            self.ports.append(conn)
+        for port in list(self.ports):
+            if port.closed:
+                self.ports.remove(port)
+                continue
+            try:
+                yield from port.iter_pending()
+            except OSError:
+                port.close()
+
+    def close(self) -> None:
+        """Close every connection and the listening socket."""
+        for port in self.ports:
+            port.close()
+        self.server.close()
+        self.closed = True
 
 
 class ClockSender:

@@ -57,6 +57,11 @@ NAMESPACE: dict[str, tuple[str, str]] = {
     "/technob/get/key": ("", "replies /technob/key <tonic> <mode> <confidence>"),
     "/technob/get/notes": ("", "replies /technob/notes <offset> <onset> <offset_s> <pitch>... (chunked)"),
     "/technob/get/stems": ("", "replies /technob/stem <name> <path> per stem"),
+    "/technob/clock/start": ("[bpm]", "start MIDI clock out (24 ppqn, song position 0, start) at bpm "
+                             "or the analysed tempo; replies /technob/clock <bpm> 1 0"),
+    "/technob/clock/stop": ("", "send MIDI stop; replies /technob/clock <bpm> 0 <beats sent>"),
+    "/technob/get/clock": ("", "replies /technob/clock <bpm> <running 0|1> <position beats> of the "
+                           "followed MIDI clock in (bpm 0 before 3 pulses)"),
 }
 
 
@@ -94,11 +99,16 @@ class OscServer:
         analysis when ``auto_sync``.
     chain : technob_fx.chain.Chain, optional
         The live chain ``/technob/param`` acts on.
+    clock_out : mido output port, optional
+        Where ``/technob/clock/start`` sends MIDI clock (:func:`bridge.midi.open_output`).
+    clock_in : bridge.midi.ClockFollower, optional
+        A running follower of incoming MIDI clock, reported by ``/technob/get/clock``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 9000, *, allow: list[str | Path] | None = None,
                  reply_to: tuple[str, int] | None = None, daw: Any = None, auto_sync: bool = False,
-                 chain: Any = None, allow_public: bool = False) -> None:
+                 chain: Any = None, allow_public: bool = False, clock_out: Any = None,
+                 clock_in: Any = None) -> None:
         if not allow_public and not _is_loopback(host):
             raise TechnobError(f"refusing to listen on non-loopback address {host}; "
                                "pass allow_public (CLI: --public) to expose the server")
@@ -108,6 +118,9 @@ class OscServer:
         self.auto_sync = auto_sync
         self.chain = chain
         self.data: TrackData | None = None
+        self.clock_out = clock_out
+        self.clock_in = clock_in
+        self._clock: Any = None  # the running bridge.midi.ClockSender
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         try:
@@ -153,6 +166,9 @@ class OscServer:
         """Stop serving, wait for the threads, close the socket."""
         self._stop.set()
         self._jobs.put(None)
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(timeout=5.0)
@@ -262,6 +278,9 @@ class OscServer:
         h["/technob/get/params"] = ("", self._get_params)
         h["/technob/export"] = ("ss", self._export)
         h["/technob/daw/sync"] = ("", self._daw_sync)
+        h["/technob/clock/start"] = ("|f", self._clock_start)
+        h["/technob/clock/stop"] = ("", self._clock_stop)
+        h["/technob/get/clock"] = ("", self._get_clock)
         for what in ("tempo", "beats", "downbeats", "segments", "key", "notes", "stems"):
             h[f"/technob/get/{what}"] = ("", self._getter(what))
 
@@ -424,6 +443,35 @@ class OscServer:
         summary = self.daw.sync(self._need_data())
         self.send(req.sender, "/technob/daw", type(self.daw).__name__,
                   ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+    def _clock_start(self, req: Request) -> None:
+        from .midi import ClockSender
+
+        if self.clock_out is None:
+            raise TechnobError("no MIDI clock output (technob bridge --clock-out PORT)")
+        bpm = float(req.args[0]) if req.args else (self.data.tempo if self.data else 120.0)
+        if self._clock is not None:
+            self._clock.set_tempo(bpm)
+        else:
+            self._clock = ClockSender(self.clock_out, bpm)
+            self._clock.start()
+        self.send(req.sender, "/technob/clock", float(bpm), 1, 0.0)
+
+    def _clock_stop(self, req: Request) -> None:
+        from .midi import CLOCK_PPQN
+
+        if self._clock is None:
+            raise TechnobError("MIDI clock is not running")
+        clock, self._clock = self._clock, None
+        clock.stop()
+        self.send(req.sender, "/technob/clock", float(clock.bpm), 0, clock.pulses / CLOCK_PPQN)
+
+    def _get_clock(self, req: Request) -> None:
+        if self.clock_in is None:
+            raise TechnobError("no MIDI clock input (technob bridge --clock-in PORT)")
+        tempo = self.clock_in.tempo
+        self.send(req.sender, "/technob/clock", float(tempo or 0.0), int(self.clock_in.running),
+                  float(self.clock_in.position_beats))
 
     def _daw_sync(self, req: Request) -> None:
         self._sync(req)

@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder network paths may be under (repeatable; default: the working folder)")
     p.add_argument("--public", action="store_true", help="allow listening on a non-loopback address")
     p.add_argument("--no-sync", action="store_true", help="don't push analyses to the DAW automatically")
+    p.add_argument("--clock-out", default=None, metavar="PORT",
+                   help="MIDI output for clock (/technob/clock/start): a port name, or HOST:PORT of a "
+                   "mido.sockets port server")
+    p.add_argument("--clock-in", default=None, metavar="PORT",
+                   help="MIDI input whose clock to follow (/technob/get/clock): a port name, or HOST:PORT "
+                   "to listen on for mido.sockets senders")
     p.add_argument("--preset", default=None, help="preset chain to load as the live chain for /technob/param")
     p.set_defaults(func=run)
 
@@ -59,8 +65,20 @@ def run(args: argparse.Namespace) -> int:
         daw = ReaperClient(h, p)
     elif args.send:
         reply_to = _host_port(args.send, "--send")
+    clock_out = clock_in = in_port = None
+    if args.clock_out:
+        from bridge.midi import open_output
+
+        clock_out = open_output(args.clock_out)
+    if args.clock_in:
+        from bridge.midi import ClockFollower, open_input
+
+        in_port = open_input(args.clock_in)
+        clock_in = ClockFollower()
+        clock_in.run(in_port)
     server = OscServer(host, port, allow=args.allow, reply_to=reply_to, daw=daw,
-                       auto_sync=daw is not None and not args.no_sync, allow_public=args.public)
+                       auto_sync=daw is not None and not args.no_sync, allow_public=args.public,
+                       clock_out=clock_out, clock_in=clock_in)
     if args.preset:
         from technob_fx.chain import Chain
 
@@ -75,4 +93,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if daw is not None:
             daw.close()
+        if clock_in is not None:
+            clock_in.stop()
+            in_port.close()
+        if clock_out is not None:
+            clock_out.close()
     return 0
