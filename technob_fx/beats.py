@@ -113,7 +113,8 @@ def estimate_tempo(
     bpm : float
         Tempo, BPM (0.0 when the signal has no periodicity at all).
     salience : float
-        Autocorrelation at the beat period, ``[0, 1]`` (low for beatless audio).
+        Weighted mean autocorrelation over the comb's teeth (lags 1-4 x the period), ``[0, 1]``;
+        low for beatless audio.
     """
     n = onset.size
     max_lag = int(min(n - 1, 4 * 60.0 * fps / min_bpm + 2))
@@ -143,7 +144,7 @@ def estimate_tempo(
         d = a - 2 * b + c
         if d < 0:
             bpm += 0.05 * 0.5 * (a - c) / d
-    sal = float(np.interp(60.0 * fps / bpm, np.arange(ac.size), ac))
+    sal = float(score[i]) / 3.5  # mean comb autocorrelation (weights sum to 3.5)
     return bpm, max(0.0, sal)
 
 
@@ -310,7 +311,7 @@ def track_beats(
     if onset.size < int(2 * fps) or not np.any(onset > 0):
         return empty
     bpm0, salience = estimate_tempo(onset, fps, min_bpm=min_bpm, max_bpm=max_bpm, prior_bpm=prior_bpm)
-    if bpm0 <= 0 or salience < 0.05:
+    if bpm0 <= 0 or salience < 0.1:
         return empty
     period = 60.0 * fps / bpm0
     dp = _dp_beats(onset, period)
