@@ -282,7 +282,8 @@ def track_beats(
     beats_per_bar : int
         Meter numerator (4).
     frontend : Frontend, optional
-        Shared front-end of ``audio`` (created when absent).
+        Shared front-end of ``audio`` (created when absent). The grid is cached on it per
+        parameter set, so a segmenter or feature extractor after a beat tracker reuses it.
 
     Returns
     -------
@@ -305,6 +306,13 @@ def track_beats(
     if beats_per_bar < 1:
         raise ParameterError(f"beats_per_bar must be >= 1, got {beats_per_bar}")
     fe = _frontend(audio, sr, frontend)
+    key = f"beat_grid:{min_bpm:g}:{max_bpm:g}:{prior_bpm:g}:{beats_per_bar}"
+    grid = fe.get(key, lambda: _track(fe, min_bpm, max_bpm, prior_bpm, beats_per_bar))
+    # a copy: callers may change the grid without touching the cached one
+    return BeatGrid(grid.beats.copy(), grid.downbeats.copy(), grid.tempo, grid.beats_per_bar)
+
+
+def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats_per_bar: int) -> BeatGrid:
     empty = BeatGrid(np.zeros(0), np.zeros(0), 0.0, beats_per_bar)
     onset = beat_onset_signal(fe)
     fps = fe.fps

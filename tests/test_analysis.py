@@ -119,3 +119,22 @@ def test_cli_rejects_a_corrupt_file(tmp_path, capsys):
     bad.write_bytes(b"RIFF0000WAVEjunk" * 10)
     assert main(["analyze", str(bad), "-o", str(tmp_path / "o"), "--quiet"]) == 1
     assert "technob: error:" in capsys.readouterr().err
+
+
+def test_all_analysis_nodes_in_one_chain_share_a_frontend(short_track, tmp_path):
+    from technob_fx.chain import Chain
+    from technob_fx.io import write_audio
+    from technob_fx.registry import node_class
+
+    audio, truth, _ = short_track
+    names = ["beat_tracker", "segmenter", "key_detector", "pitch_tracker", "features"]
+    chain = Chain([node_class(n)() for n in names])
+    out = chain.run(audio, truth.sample_rate)
+    assert np.array_equal(out.audio, audio)
+    assert out.results["key_detector"].label == "A minor"
+    assert [s.label for s in out.results["segmenter"]] == [s.label for s in truth.segments]
+    # streamed through a file, block by block
+    src = write_audio(tmp_path / "in.wav", audio[:, : 44100 * 20], truth.sample_rate)
+    res = chain.process_file(src, tmp_path / "out.wav", block_size=32768).results
+    assert res["beat_tracker"].tempo == pytest.approx(128, rel=0.01)
+    json.dumps({k: v.to_dict() for k, v in res.items()}, allow_nan=False)
