@@ -11,7 +11,7 @@ the mono mix, the STFT-derived features, the onset envelope and the chroma are c
       "source": "track.wav" | null,
       "duration": 52.5, "sample_rate": 44100.0, "channels": 2,
       "tempo": 128.0,                       # median local tempo
-      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the tempo changes
+      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 0.5 BPM
       "beats_per_bar": 4,
       "beats": [...], "downbeats": [...],
       "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],
@@ -66,6 +66,23 @@ def _clean(x: Any) -> Any:
     if isinstance(x, np.integer):
         return int(x)
     return x
+
+
+def tempo_map(grid: BeatGrid, tolerance_bpm: float = 0.5) -> list[list[float]]:
+    """Bar-by-bar tempo changes ``[[time_s, bpm], ...]`` (one entry for a steady track).
+
+    The tempo of each bar is its beat count over its length; a new entry starts where it moves
+    more than ``tolerance_bpm`` away from the current entry.
+    """
+    db = grid.downbeats
+    if db.size < 2:
+        return [[float(grid.beats[0]), grid.tempo]] if grid.beats.size else []
+    bpm = 60.0 * grid.beats_per_bar / np.diff(db)
+    out = [[float(db[0]), float(bpm[0])]]
+    for t, b in zip(db[1:-1], bpm[1:], strict=True):
+        if abs(b - out[-1][1]) > tolerance_bpm:
+            out.append([float(t), float(b)])
+    return out
 
 
 @dataclass
@@ -127,7 +144,7 @@ class Analysis(Result):
             "sample_rate": self.sample_rate,
             "channels": self.channels,
             "tempo": self.tempo,
-            "tempo_map": [list(t) for t in self.grid.tempo_map(0.5)] if self.grid.beats.size else [],
+            "tempo_map": tempo_map(self.grid),
             "beats_per_bar": self.grid.beats_per_bar,
             "beats": self.grid.beats,
             "downbeats": self.grid.downbeats,
