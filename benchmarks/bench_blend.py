@@ -93,56 +93,103 @@ m = librosa.feature.melspectrogram(y=y[0, :22050 * 30], sr=sr)
 """
 
 
+HWM = """
+for _line in open("/proc/self/status"):
+    if _line.startswith("VmHWM"):
+        print("HWM_KB", _line.split()[1])
+"""
+
+
+def child(code: str) -> tuple[float, str]:
+    """Run ``code`` in a fresh Python; return (its own peak RSS MiB, stdout).
+
+    The peak is the child's ``VmHWM`` (high-water RSS of its own address space). ``ru_maxrss``
+    is not used: on Linux a child started by fork + exec inherits the parent's peak at the fork.
+    """
+    if not Path("/proc/self/status").exists():
+        peak, _, out = run_child(code)
+        return peak, out
+    _, _, out = run_child(code + HWM)
+    kb = int(next(s for s in out.splitlines() if s.startswith("HWM_KB")).split()[1])
+    return kb / 1024.0, out
+
+
 def _result(stdout: str) -> dict:
     line = next(s for s in stdout.splitlines() if s.startswith("RESULT"))
     return json.loads(line.split(" ", 1)[1])
 
 
-def build_speed(tmp: Path) -> tuple[dict, Path]:
+def build_speed(tmp: Path, rounds: int) -> tuple[dict, Path]:
+    """Alternate ours (2 workers, 1 worker) and the naive baseline ``rounds`` times; medians."""
+    import shutil
+    import statistics
+
     g = genres()
-    rows = {}
-    for name, code in (("ours_jobs2", OURS.format(genres=g, out=str(tmp / "ds2"), jobs=2)),
-                       ("ours_jobs1", OURS.format(genres=g, out=str(tmp / "ds1"), jobs=1)),
-                       ("naive_librosa", NAIVE.format(genres=g, out=str(tmp / "naive")))):
-        peak, _, out = run_child(code)
-        r = _result(out)
-        r["x_realtime"] = r["audio_s"] / r["wall_s"]
-        r["peak_rss_mib"] = max(peak, r.get("workers_peak_mib", 0.0))
-        rows[name] = r
-        print(f"  {name:14s} {r['audio_s']:7.1f} s audio  {r['x_realtime']:6.1f}x real time  "
-              f"peak RSS {r['peak_rss_mib']:6.0f} MiB  ({r['chunks']} chunks)", flush=True)
-    peak, _, _ = run_child(IMPORTS)
-    rows["imports_only_peak_rss_mib"] = peak
+    runs: dict[str, list[dict]] = {"ours_jobs2": [], "ours_jobs1": [], "naive_librosa": []}
+    for k in range(rounds):
+        for name in runs:
+            out = tmp / f"{name}_{k}"
+            code = (NAIVE.format(genres=g, out=str(out)) if name == "naive_librosa"
+                    else OURS.format(genres=g, out=str(out), jobs=2 if name == "ours_jobs2" else 1))
+            peak, stdout = child(code)
+            r = _result(stdout)
+            r["x_realtime"] = r["audio_s"] / r["wall_s"]
+            r["peak_rss_mib"] = peak
+            runs[name].append(r)
+            if k < rounds - 1 or name != "ours_jobs2":
+                shutil.rmtree(out)
+    rows: dict = {}
+    for name, rs in runs.items():
+        rows[name] = {"audio_s": rs[0]["audio_s"], "chunks": rs[0]["chunks"],
+                      "x_realtime": statistics.median(r["x_realtime"] for r in rs),
+                      "x_realtime_runs": [round(r["x_realtime"], 1) for r in rs],
+                      "peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
+        if "workers_peak_mib" in rs[0]:
+            rows[name]["workers_peak_rss_mib"] = max(r["workers_peak_mib"] for r in rs)
+        r = rows[name]
+        print(f"  {name:14s} {r['audio_s']:7.1f} s audio  {r['x_realtime']:6.1f}x real time (median of "
+              f"{r['x_realtime_runs']})  peak RSS {r['peak_rss_mib']:5.0f} MiB  ({r['chunks']} chunks)", flush=True)
+    rows["imports_only_peak_rss_mib"] = child(IMPORTS)[0]
     rows["speedup_vs_naive"] = rows["ours_jobs2"]["x_realtime"] / rows["naive_librosa"]["x_realtime"]
     rows["speedup_jobs1_vs_naive"] = rows["ours_jobs1"]["x_realtime"] / rows["naive_librosa"]["x_realtime"]
-    # resume: a second run with nothing new
-    peak, _, out = run_child(OURS.format(genres=g, out=str(tmp / "ds2"), jobs=2))
-    rows["resume_second_run"] = {k: v for k, v in _result(out).items() if k in ("chunks", "wall_s")}
-    return rows, tmp / "ds2"
+    ds = tmp / f"ours_jobs2_{rounds - 1}"
+    _, stdout = child(OURS.format(genres=g, out=str(ds), jobs=2))  # resume: nothing new
+    rows["resume_second_run"] = {k: v for k, v in _result(stdout).items() if k in ("chunks", "wall_s")}
+    print(f"  second run with nothing new: {rows['resume_second_run']['chunks']} chunks written in "
+          f"{rows['resume_second_run']['wall_s']:.2f} s", flush=True)
+    return rows, ds
+
+
+MAKE_LONG = """
+from technob_fx.io import AtomicAudioWriter, read_audio
+src, sr = read_audio({src!r})
+total, written = int({minutes!r} * 60 * sr), 0
+with AtomicAudioWriter({path!r}, sr, src.shape[0], bit_depth=16) as w:
+    while written < total:
+        block = src[:, : min(src.shape[1], total - written)]
+        w.write(block)
+        written += block.shape[1]
+"""
 
 
 def streaming(tmp: Path, minutes: float) -> dict:
-    from technob_fx.io import AtomicAudioWriter, read_audio
-
-    src, sr = read_audio(MUSIC / CLASSICAL[1])
     path = tmp / "long.wav"
-    total, written = int(minutes * 60 * sr), 0
-    with AtomicAudioWriter(path, sr, src.shape[0], bit_depth=16) as w:
-        while written < total:
-            block = src[:, : min(src.shape[1], total - written)]
-            w.write(block)
-            written += block.shape[1]
-    del src
-    peak, _, out = run_child(OURS.format(genres={"classical": [str(path)]}, out=str(tmp / "dslong"), jobs=1))
+    child(MAKE_LONG.format(src=str(MUSIC / CLASSICAL[1]), minutes=minutes, path=str(path)))
+    peak, out = child(OURS.format(genres={"classical": [str(path)]}, out=str(tmp / "dslong"), jobs=1))
     r = _result(out)
     res = {"minutes": minutes, "file_mib": path.stat().st_size / 2**20, "ours_peak_rss_mib": peak,
            "ours_x_realtime": r["audio_s"] / r["wall_s"], "chunks": r["chunks"]}
-    peak_naive, wall, _ = run_child(LOAD_WHOLE.format(path=str(path)))
-    res["librosa_load_whole_peak_rss_mib"] = peak_naive
-    res["imports_only_peak_rss_mib"] = run_child(IMPORTS)[0]
+    peak_n, out_n = child(NAIVE.format(genres={"classical": [str(path)]}, out=str(tmp / "naivelong")))
+    rn = _result(out_n)
+    res["naive_peak_rss_mib"] = peak_n
+    res["naive_x_realtime"] = rn["audio_s"] / rn["wall_s"]
+    res["librosa_load_whole_peak_rss_mib"] = child(LOAD_WHOLE.format(path=str(path)))[0]
+    res["imports_only_peak_rss_mib"] = child(IMPORTS)[0]
     print(f"  {minutes:g}-min file: ours peak RSS {res['ours_peak_rss_mib']:.0f} MiB at "
-          f"{res['ours_x_realtime']:.1f}x real time; librosa.load whole: {peak_naive:.0f} MiB; "
-          f"imports only: {res['imports_only_peak_rss_mib']:.0f} MiB", flush=True)
+          f"{res['ours_x_realtime']:.1f}x real time; naive {res['naive_peak_rss_mib']:.0f} MiB at "
+          f"{res['naive_x_realtime']:.1f}x; librosa.load alone: "
+          f"{res['librosa_load_whole_peak_rss_mib']:.0f} MiB; imports only: "
+          f"{res['imports_only_peak_rss_mib']:.0f} MiB", flush=True)
     path.unlink()
     return res
 
@@ -182,18 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=60.0, help="length of the streamed long file")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="alternated build timings (median)")
     args = ap.parse_args(argv)
     if not MUSIC.is_dir():
         print(f"skipped: {MUSIC} is not present")
         return 0
     with tempfile.TemporaryDirectory(prefix="technob-bench-blend-") as tmp:
         tmp = Path(tmp)
-        print("dataset build (30-s chunks, 22.05 kHz, 128 mels):", flush=True)
-        build, ds = build_speed(tmp)
-        print("classifier and blend curve:", flush=True)
-        clf, gen = classifier_and_curve(ds, args.epochs, args.seeds)
         print("streaming a long file:", flush=True)
         stream = streaming(tmp, args.minutes)
+        print("dataset build (30-s chunks, 22.05 kHz, 128 mels):", flush=True)
+        build, ds = build_speed(tmp, args.rounds)
+        print("classifier and blend curve:", flush=True)
+        clf, gen = classifier_and_curve(ds, args.epochs, args.seeds)
     data = {"build": build, "streaming": stream, "classifier": clf, **gen}
     path = save("blend", data)
     print()
@@ -202,8 +250,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{build['ours_jobs1']['x_realtime']:.1f} / {build['naive_librosa']['x_realtime']:.1f} |\n"
           f"| build peak RSS MiB (ours 1 worker / naive) | {build['ours_jobs1']['peak_rss_mib']:.0f} / "
           f"{build['naive_librosa']['peak_rss_mib']:.0f} |\n"
-          f"| {args.minutes:g}-min file peak RSS MiB (ours / librosa.load whole) | "
-          f"{stream['ours_peak_rss_mib']:.0f} / {stream['librosa_load_whole_peak_rss_mib']:.0f} |\n"
+          f"| {args.minutes:g}-min file peak RSS MiB (ours / naive / imports only) | "
+          f"{stream['ours_peak_rss_mib']:.0f} / {stream['naive_peak_rss_mib']:.0f} / "
+          f"{stream['imports_only_peak_rss_mib']:.0f} |\n"
+          f"| {args.minutes:g}-min file x real time (ours 1 worker / naive) | "
+          f"{stream['ours_x_realtime']:.1f} / {stream['naive_x_realtime']:.1f} |\n"
           f"| classifier val accuracy (chunks / recordings) | {clf['val_accuracy']:.2f} / "
           f"{clf['val_recording_accuracy']:.2f} |\n"
           + "".join(f"| Lo-Fi probability at blend {b} | {v['mean_lofi_prob']:.3f} |\n"

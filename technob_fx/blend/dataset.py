@@ -379,6 +379,14 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     return {"written": written, "chunks": index, "seconds": total / config.sample_rate, "error": None}
 
 
+def _analysis_stage_warmup() -> None:
+    """Import the analysis stages this builder may use (so forked workers share them)."""
+    from . import _analysis
+
+    _analysis._stage("beats", "track_beats")
+    _analysis._stage("key", "estimate_key")
+
+
 def _job(args: tuple) -> dict:
     return process_source(*args)
 
@@ -557,6 +565,12 @@ def build_dataset(
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        if ctx.get_start_method() == "fork":  # import once here; forked workers inherit it
+            import librosa  # noqa: F401
+            import pyloudnorm  # noqa: F401
+            import soxr  # noqa: F401
+
+            _analysis_stage_warmup()
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx) as pool:
             futures = {pool.submit(_job, a): i for i, a in enumerate(args)}
             for fut in as_completed(futures):

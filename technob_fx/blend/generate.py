@@ -354,11 +354,14 @@ def render(model: Model, dataset: str | Path, *, blend: float, bars: int, seed: 
         mix, g = mix * scale, g * scale
     if progress:
         progress(0.95, "mastered")
+    # stems: pre-master (before the Lo-Fi chain), at the mix's gain unless that would clip them
+    stem_peak = max(float(np.abs(drums).max()), float(np.abs(music).max()), 1e-9)
+    sg = min(g, 0.98 / stem_peak)
     info = {"blend": blend, "bars": bars, "seed": seed, "tempo": tempo, "key": key,
             "swing": model.swing, "sections": [list(s) for s in sections], "phrases": used,
-            "warp": sorted(engines), "stem_gain": round(g, 6), "sample_rate": sr}
-    return {"mix": mix.astype(np.float32), "drums": (drums * g).astype(np.float32),
-            "music": (music * g).astype(np.float32), "sample_rate": sr, "tempo": tempo, "key": key,
+            "warp": sorted(engines), "mix_gain": round(g, 6), "stem_gain": round(sg, 6), "sample_rate": sr}
+    return {"mix": mix.astype(np.float32), "drums": (drums * sg).astype(np.float32),
+            "music": (music * sg).astype(np.float32), "sample_rate": sr, "tempo": tempo, "key": key,
             "sections": sections, "hits": hits_out, "chords": chords, "info": info}
 
 
