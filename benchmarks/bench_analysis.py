@@ -4,7 +4,8 @@
    truth: beat and downbeat F-measure (mir_eval, 70 ms window), tempo error, section boundary
    error and label accuracy; ``librosa.beat.beat_track`` on the same audio beside ours.
 2. **Real annotated clips** in ``../shared/data/annotated`` (``*.beats``: time and beat number;
-   ``*.tempo``): beat F-measure, ours and librosa's.
+   ``*.tempo``): beat F-measure, ours and librosa's; and the real drum loops of
+   ``../shared/data/samples`` tiled, where a right tempo gives a whole number of beats per loop.
 3. **Pitch**: raw pitch accuracy / voicing (mir_eval.melody) on the synth's lead stem and on the
    full mix, ours vs ``librosa.pyin``, and the time each takes.
 4. **Speed and memory**: full :func:`technob_fx.analysis.analyze_file` (load, beats, downbeats,
@@ -153,6 +154,42 @@ def real_clips() -> dict:
             row["reference_tempo_from_beats"] = _tempo_of(ref)
         out[wav.name] = row
     return out
+
+
+def _whole(bpm: float, loop: float) -> bool:
+    n = bpm * loop / 60
+    return any(abs(n / k - 1) < 0.01 for k in (2, 4, 8, 16, 32))
+
+
+def drum_loops() -> dict:
+    """Real drum loops (``../shared/data/samples/loop_*``) tiled to >= 24 s.
+
+    A loop lasts a whole number of beats, so a right tempo gives ``tempo * loop / 60`` close to 2,
+    4, 8, 16 or 32 beats. Reported per loop, and the share of loops where that holds within 1 %.
+    """
+    import librosa
+
+    from technob_fx.beats import track_beats
+    from technob_fx.io import read_audio
+
+    folder = SHARED.parent / "samples"
+    rows = {}
+    for path in sorted(folder.glob("loop_*.flac")):
+        audio, sr = read_audio(path)
+        loop = audio.shape[1] / sr
+        tiled = np.tile(audio, (1, int(np.ceil(24 / loop))))
+        grid = track_beats(tiled, sr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lt, _ = librosa.beat.beat_track(y=tiled.mean(axis=0), sr=sr)
+        lt = float(np.atleast_1d(lt)[0])
+
+        rows[path.stem] = {"loop_s": loop, "tempo": grid.tempo, "beats_per_loop": grid.tempo * loop / 60,
+                           "whole": _whole(grid.tempo, loop), "librosa_tempo": lt,
+                           "librosa_beats_per_loop": lt * loop / 60, "librosa_whole": _whole(lt, loop)}
+    n = max(len(rows), 1)
+    return {"loops": rows, "share_whole": sum(r["whole"] for r in rows.values()) / n,
+            "librosa_share_whole": sum(r["librosa_whole"] for r in rows.values()) / n}
 
 
 def pitch_accuracy() -> dict:
@@ -317,6 +354,7 @@ def main() -> None:
     data = {
         "synth": synth_accuracy(args.quick),
         "real": real_clips(),
+        "loops": drum_loops() if (SHARED.parent / "samples").is_dir() else {"skipped": "no samples"},
         "pitch": pitch_accuracy(),
         "speed": speed(1.0 if args.quick else 6.0, 1 if args.quick else 3),
         "import": import_time(),
@@ -338,6 +376,10 @@ def main() -> None:
                   f"{r['librosa_beat_f']:.3f} (tempo {r['librosa_tempo']:.1f}); {r['reference_beats']} reference beats")
         else:
             print(f"  {name}: {r}")
+    lp = data["loops"]
+    if "share_whole" in lp:
+        print(f"\nReal drum loops tiled: tempo gives a whole 2/4/8/16/32 beats per loop in "
+              f"{100 * lp['share_whole']:.0f}% of {len(lp['loops'])} loops (librosa {100 * lp['librosa_share_whole']:.0f}%)")
     print("\nPitch (mir_eval.melody): ours | pyin")
     for name, r in data["pitch"].items():
         print(f"  {name}: RPA {r['ours']['Raw Pitch Accuracy']:.3f} | {r['pyin']['Raw Pitch Accuracy']:.3f}, "
