@@ -133,7 +133,7 @@ def demo_demucs(ctx: Any) -> None:
         src = write_audio(ctx.out_dir / f"track_first_{seconds:.0f}s.wav", ctx.audio[:, :n], ctx.sample_rate)
     t0 = time.perf_counter()
     paths = separate_file(src, ctx.out_dir / f"stems_{name}", model=model, shifts=0 if ctx.quick else 1,
-                          segment=4.0 if name == "demucs_unittest" else None, window=6.0 if ctx.quick else 60.0,
+                          segment=4.0 if name == "demucs_unittest" else None, window=60.0,
                           progress=ctx.progress)
     secs = time.perf_counter() - t0
     ctx.summary["demucs"] = {"model": name, "seconds_separated": round(seconds, 1),
