@@ -166,7 +166,8 @@ def read_analysis_json(path: str | Path) -> TrackData:
     * ``segments``: ``[{start, end, label}, ...]`` (or ``{"segments": [...]}``);
     * ``key``: ``"A minor"`` or ``{tonic, mode, confidence}``;
     * ``notes``: ``[{onset, offset, pitch, velocity}]`` -- top level or under ``pitch``;
-    * ``audio`` and ``stems`` (name -> path), relative to the JSON file's folder.
+    * ``audio`` (or ``source``, as :meth:`technob_fx.analysis.Analysis.write` names it) and
+      ``stems`` (name -> path), relative to the JSON file's folder.
 
     Raises
     ------
@@ -222,11 +223,12 @@ def read_analysis_json(path: str | Path) -> TrackData:
         return q if q.is_absolute() else p.parent / q
 
     stems = {str(k): rel(v) for k, v in (data.get("stems") or {}).items()}
+    audio = data.get("audio") or data.get("source")
     return TrackData(
         duration=duration, sample_rate=float(data.get("sample_rate") or 0.0), grid=grid,
         segmentation=Segmentation(segments), key=_parse_key(data.get("key")), notes=notes,
-        audio=rel(data["audio"]) if data.get("audio") else None, stems=stems,
-        name=Path(str(data["audio"])).stem if data.get("audio") else p.stem.replace(".analysis", ""),
+        audio=rel(audio) if audio else None, stems=stems,
+        name=Path(str(audio)).stem if audio else p.stem.replace(".analysis", ""),
     )
 
 

@@ -219,3 +219,24 @@ def test_minimal_json_gets_a_constant_grid(tmp_path):
     assert data.grid.beats.size == 21 and data.grid.tempo == 120.0
     mid = mido.MidiFile(export(data, "midi", tmp_path)["midi"][0])
     assert sum(1 for m in mid.tracks[1] if m.type == "note_on") == 21
+
+
+def test_demo_step_exports_every_format(short_track, tmp_path):
+    from types import SimpleNamespace
+
+    from bridge.demo import demo_step
+    from technob_fx.io import write_audio
+
+    audio, truth, _ = short_track
+    track = write_audio(tmp_path / "track.wav", audio, truth.sample_rate)
+    (tmp_path / "hpss").mkdir()
+    write_audio(tmp_path / "hpss" / "percussive.wav", audio[:, :4410], truth.sample_rate)
+    lines: list[str] = []
+    ctx = SimpleNamespace(out_dir=tmp_path, truth=truth, track_path=track, summary={}, log=lines.append)
+    demo_step(ctx)
+    s = ctx.summary["daw_exports"]
+    assert s["files"] == ["track.RPP", "track.mid", "track.jams", "track_sections.txt", "track_beats.txt"]
+    assert s["stems_in_rpp"] == ["percussive"]
+    names = [t.values("NAME")[0][0] for t in parse_rpp((tmp_path / "daw" / "track.RPP").read_text()).find_all("TRACK")]
+    assert names == ["mix", "percussive"]
+    assert lines and "track.mid" in lines[0]
