@@ -240,3 +240,15 @@ def test_demo_step_exports_every_format(short_track, tmp_path):
     names = [t.values("NAME")[0][0] for t in parse_rpp((tmp_path / "daw" / "track.RPP").read_text()).find_all("TRACK")]
     assert names == ["mix", "percussive"]
     assert lines and "track.mid" in lines[0]
+
+
+def test_cli_export_of_an_audio_file_runs_the_analysis(short_track_file, tmp_path):
+    pytest.importorskip("technob_fx.analysis")
+    out = tmp_path / "o"
+    assert main(["export", str(short_track_file), "--to", "midi,reaper", "-o", str(out), "--quiet"]) == 0
+    mid = mido.MidiFile(out / "short_track.mid")
+    tempi = [mido.tempo2bpm(m.tempo) for m in mid.tracks[0] if m.type == "set_tempo"]
+    assert np.median(tempi[1:] or tempi) == pytest.approx(128.0, rel=0.01)
+    assert sum(1 for m in mid.tracks[0] if m.type == "marker") >= 2
+    tracks = parse_rpp((out / "short_track.RPP").read_text()).find_all("TRACK")
+    assert tracks[0].values("NAME")[0][0] == "mix"

@@ -343,3 +343,30 @@ def test_liblo_oscsend_to_oscdump(tmp_path, analysis_json):
     beats = [ln for ln in lines if "/technob/beats" in ln]
     assert beats and beats[0].split()[2].startswith("if")
     assert any("/technob/error" in ln and " ss " in ln for ln in lines)
+
+
+def test_cli_bridge_serves_until_interrupted(tmp_path):
+    import signal
+    import sys
+
+    port = _free_udp_port()
+    proc = subprocess.Popen([sys.executable, "-m", "technob_fx", "bridge", "--listen", f"127.0.0.1:{port}",
+                             "--allow", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert f"listening on 127.0.0.1:{port}" in line
+        p = Peer(("127.0.0.1", port))
+        try:
+            p.send("/technob/ping")
+            assert p.recv()[0] == "/technob/pong"
+        finally:
+            p.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    bad = subprocess.run([sys.executable, "-m", "technob_fx", "bridge", "--listen", "0.0.0.0:0"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "non-loopback" in bad.stderr
