@@ -357,7 +357,7 @@ class OscServer:
             from technob_fx.separation import separate  # type: ignore[attr-defined]
         except ImportError:
             raise TechnobError("separation is not available in this installation") from None
-        stems = separate(path, out_dir, engine=engine)
+        stems = separate(path, out_dir, engine=engine, progress=self._progress(req))
         for name, p in stems.items():
             self.send(req.sender, "/technob/stem", name, str(p))
         if self.data is not None and (self.data.audio is None or Path(self.data.audio).resolve() == path):

@@ -370,3 +370,30 @@ def test_cli_bridge_serves_until_interrupted(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "technob_fx", "bridge", "--listen", "0.0.0.0:0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "non-loopback" in bad.stderr
+
+
+def test_analyze_and_separate_audio_over_osc(server, peer, short_track, tmp_path):
+    pytest.importorskip("technob_fx.analysis")
+    pytest.importorskip("technob_fx.separation")
+    from technob_fx.io import write_audio
+
+    audio, truth, _ = short_track
+    write_audio(tmp_path / "clip.wav", audio[:, : int(12 * truth.sample_rate)], truth.sample_rate)
+    peer.send("/technob/analyze", "clip.wav")
+    got = peer.until("/technob/done")
+    tempo = [a for addr, a in got if addr == "/technob/tempo"]
+    assert tempo and tempo[0][0] == pytest.approx(128.0, rel=0.02)
+    assert any(addr == "/technob/progress" for addr, _ in got)
+    peer.send("/technob/separate", "clip.wav", "hpss")
+    got = peer.until("/technob/done")
+    stems = {a[0]: a[1] for addr, a in got if addr == "/technob/stem"}
+    assert stems and all(os.path.exists(p) and p.startswith(str(tmp_path.resolve())) for p in stems.values())
+    peer.send("/technob/export", "reaper", "daw")
+    got = peer.until("/technob/done")
+    from bridge.rpp import parse_rpp
+
+    rpp = [a[1] for addr, a in got if addr == "/technob/file"][0]
+    names = [t.values("NAME")[0][0] for t in parse_rpp(open(rpp).read()).find_all("TRACK")]
+    assert names == ["mix", *stems]
+    peer.send("/technob/separate", "clip.wav", "nonsense-engine")
+    assert peer.until("/technob/error")[-1][0] == "/technob/error"
