@@ -84,7 +84,11 @@ DEMO_STEPS: list[tuple[str, str]] = [
     # -- analysis (issue 3) --
     ("analysis", "technob_fx.analysis:demo_step"),
     # -- separation and quantization (issue 4) --
+    ("harmonic/percussive split", "technob_fx.separation:demo_hpss"),
+    ("demucs stems", "technob_fx.separation:demo_demucs"),
+    ("quantize a drifting track", "technob_fx.quantize:demo_step"),
     # -- DAW bridge exports (issue 5) --
+    ("DAW exports", "bridge.demo:demo_step"),
     # -- Lo-Fi x Classical generator (issue 6) --
     ("Lo-Fi x Classical blend", "technob_fx.blend.demo:demo_step"),
 ]

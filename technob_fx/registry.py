@@ -23,6 +23,9 @@ NODE_TYPES: dict[str, str] = {
     "pitch_tracker": "technob_fx.pitch:PitchTracker",
     "features": "technob_fx.features:FeatureExtractor",
     # -- separation and quantization nodes (issue 4) --
+    "hpss": "technob_fx.hpss:HarmonicPercussive",
+    "demucs": "technob_fx.stems:DemucsSeparator",
+    "quantize": "technob_fx.quantize:Quantize",
     # -- generator nodes (issue 6) --
 }
 
