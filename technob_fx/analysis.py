@@ -8,7 +8,7 @@ the mono mix, the STFT-derived features, the onset envelope and the chroma are c
 
     {
       "schema": "technob-analysis/1",
-      "source": "track.wav" | null,
+      "source": "../track.wav" | null,     # the input, relative to the analysis.json folder
       "duration": 52.5, "sample_rate": 44100.0, "channels": 2,
       "tempo": 128.0,                       # median local tempo
       "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 0.5 BPM
@@ -109,7 +109,7 @@ class Analysis(Result):
     channels : int
         Channel count of the input.
     source : str or None
-        Input file name, when analysed from a file.
+        Input file path, when analysed from a file (written relative to the output folder).
     timings : dict
         Seconds spent per stage.
     """
@@ -134,12 +134,24 @@ class Analysis(Result):
             out[name] = v.to_dict() if isinstance(v, Result) else _clean(v)
         return out
 
-    def summary_dict(self) -> dict[str, Any]:
-        """The ``analysis.json`` document (see the module docstring for the schema)."""
+    def summary_dict(self, out_dir: str | Path | None = None) -> dict[str, Any]:
+        """The ``analysis.json`` document (see the module docstring for the schema).
+
+        With ``out_dir``, an absolute ``source`` path is written relative to it (how readers of
+        ``analysis.json`` resolve it).
+        """
         f = self.features
+        source = self.source
+        if source is not None and out_dir is not None and Path(source).is_absolute():
+            import os
+
+            try:
+                source = os.path.relpath(source, Path(out_dir).resolve())
+            except ValueError:  # another drive (Windows)
+                pass
         return _clean({
             "schema": SCHEMA,
-            "source": self.source,
+            "source": source,
             "duration": self.duration,
             "sample_rate": self.sample_rate,
             "channels": self.channels,
@@ -187,7 +199,7 @@ class Analysis(Result):
         npz("loudness.npz", momentary_lufs=f.momentary_lufs, short_term_lufs=f.short_term_lufs,
             rate=np.array(f.loudness_rate))
         path = out / "analysis.json"
-        atomic_write_text(path, json.dumps(self.summary_dict(), indent=1, allow_nan=False) + "\n")
+        atomic_write_text(path, json.dumps(self.summary_dict(out), indent=1, allow_nan=False) + "\n")
         return path
 
 
@@ -302,7 +314,7 @@ def analyze_file(
     res.sample_rate = sr
     res.channels = channels
     res.timings = {"load": t_load, **res.timings}
-    res.source = Path(path).name
+    res.source = str(Path(path).resolve())
     if out_dir is not None:
         res.write(out_dir)
     return res
@@ -372,7 +384,7 @@ def demo_step(ctx: Any) -> None:
     import mir_eval
 
     res = analyze(ctx.audio, ctx.sample_rate, progress=ctx.progress)
-    res.source = ctx.track_path.name
+    res.source = str(Path(ctx.track_path).resolve())
     path = res.write(ctx.out_dir / "analysis")
     truth = ctx.truth
     f_beat = float(mir_eval.beat.f_measure(truth.beats, res.grid.beats))
