@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from .audio import as_audio, check_sample_rate
+from .errors import AudioError
 from .features import Features
 from .node import Result
 from .pitch import PitchTrack
@@ -343,39 +344,19 @@ def load_frontend(path: str | Path, block_seconds: float = 10.0) -> tuple[Any, f
     AudioError
         Missing, empty, corrupt or unsupported file; NaN/inf samples.
     """
-    import soxr
-
-    from .frontend import ANALYSIS_SR, Frontend, k_weighted_block_power
+    from .frontend import FrontendBuilder
     from .io import audio_info, stream_audio
 
     info = audio_info(path)
     sr = check_sample_rate(info.sample_rate)
+    builder = FrontendBuilder(sr)
     lblock = max(1, int(round(sr * 0.1)))
-    chunk = lblock * max(1, int(block_seconds * 10))
-    stream = None if sr == ANALYSIS_SR else soxr.ResampleStream(sr, ANALYSIS_SR, 1, dtype="float32", quality="HQ")
-    monos: list[np.ndarray] = []
-    powers: list[np.ndarray] = []
-    n_total = 0
-    for block in stream_audio(path, chunk):
-        n_total += block.shape[1]
-        powers.append(k_weighted_block_power(block, sr, lblock))
-        m = block[0] if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)
-        if stream is not None:
-            m = stream.resample_chunk(np.ascontiguousarray(m))
-        monos.append(np.asarray(m, dtype=np.float32))
-    if stream is not None:
-        monos.append(np.asarray(stream.resample_chunk(np.zeros(0, np.float32), last=True), dtype=np.float32))
-    if n_total == 0:
-        from .errors import AudioError
-
-        raise AudioError(f"{path}: contains no audio samples")
-    mono = np.concatenate(monos) if monos else np.zeros(1, np.float32)
-    del monos
-    if mono.size == 0:
-        mono = np.zeros(1, np.float32)
-    fe = Frontend(mono[np.newaxis, :], ANALYSIS_SR)
-    fe.put("loudness_blocks", (np.concatenate(powers, axis=1), sr / lblock))
-    fe.put("duration", n_total / sr)
+    for block in stream_audio(path, lblock * max(1, int(block_seconds * 10))):
+        builder.add(block)
+    try:
+        fe = builder.finish()
+    except AudioError:
+        raise AudioError(f"{path}: contains no audio samples") from None
     return fe, sr, int(info.channels)
 
 

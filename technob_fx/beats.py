@@ -31,6 +31,7 @@ import numpy as np
 
 from .audio import as_audio, check_sample_rate
 from .errors import ParameterError
+from .frontend import StreamedAnalyzer
 from .node import AnalyzerNode, Param
 from .results import BeatGrid
 
@@ -391,7 +392,7 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     return BeatGrid(beats, beats[phase::beats_per_bar], tempo, beats_per_bar)
 
 
-class BeatTracker(AnalyzerNode):
+class BeatTracker(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: tempo, beats and downbeats (:func:`track_beats`); result is a :class:`BeatGrid`."""
 
     type_name = "beat_tracker"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .frontend import StreamedAnalyzer
 from .node import AnalyzerNode, Param, Result
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def extract_features(
     return out
 
 
-class FeatureExtractor(AnalyzerNode):
+class FeatureExtractor(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: frame and bar features (:func:`extract_features`); result is :class:`Features`."""
 
     type_name = "features"

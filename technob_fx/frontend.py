@@ -448,3 +448,109 @@ class Frontend:
             return _readonly(out)
 
         return self.get("stft", compute)
+
+
+class FrontendBuilder:
+    """Build a :class:`Frontend` from a stream of blocks with bounded memory.
+
+    Each ``(channels, n)`` block is mixed to mono and resampled to :data:`ANALYSIS_SR` by a
+    streaming soxr resampler, and its K-weighted 100 ms block powers are measured per channel at
+    the original rate (loudness blocks never straddle two stream blocks: a remainder is carried
+    over). Only the mono analysis signal is kept: 32 MiB for 6 minutes, whatever the input's
+    rate and channel count.
+
+    Parameters
+    ----------
+    sample_rate : float
+        Hz of the blocks.
+    """
+
+    def __init__(self, sample_rate: float) -> None:
+        self.sample_rate = float(sample_rate)
+        self._lblock = max(1, int(round(self.sample_rate * 0.1)))
+        self._carry: np.ndarray | None = None
+        self._monos: list[np.ndarray] = []
+        self._powers: list[np.ndarray] = []
+        self._stream: Any = None
+        self.frames = 0
+        self.channels = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Append one block, float32 ``(channels, n)`` (not modified)."""
+        from .errors import AudioError
+
+        if block.ndim != 2:
+            raise AudioError(f"stream blocks must be (channels, samples), got {block.shape}")
+        if self.channels == 0:
+            self.channels = int(block.shape[0])
+            if self.sample_rate != ANALYSIS_SR:
+                import soxr
+
+                self._stream = soxr.ResampleStream(self.sample_rate, ANALYSIS_SR, 1, dtype="float32", quality="HQ")
+        elif block.shape[0] != self.channels:
+            raise AudioError(f"stream changed from {self.channels} to {block.shape[0]} channels")
+        if block.shape[1] == 0:
+            return
+        self.frames += int(block.shape[1])
+        x = block if self._carry is None else np.concatenate([self._carry, block], axis=1)
+        nb = x.shape[1] // self._lblock
+        if nb:
+            self._powers.append(k_weighted_block_power(x[:, : nb * self._lblock], self.sample_rate, self._lblock))
+        self._carry = x[:, nb * self._lblock :].copy()
+        m = block[0] if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)
+        m = np.ascontiguousarray(m, dtype=np.float32)
+        if self._stream is not None:
+            m = self._stream.resample_chunk(m)
+        self._monos.append(np.array(m, dtype=np.float32))
+
+    def finish(self) -> Frontend:
+        """The front-end of everything added (``duration`` and ``loudness_blocks`` seeded).
+
+        Raises
+        ------
+        AudioError
+            Nothing was added.
+        """
+        from .errors import AudioError
+
+        if self.frames == 0:
+            raise AudioError("the stream contained no audio samples")
+        if self._stream is not None:
+            self._monos.append(np.asarray(self._stream.resample_chunk(np.zeros(0, np.float32), last=True), np.float32))
+        mono = np.concatenate(self._monos) if self._monos else np.zeros(0, np.float32)
+        self._monos = []
+        if mono.size == 0:
+            mono = np.zeros(1, np.float32)
+        fe = Frontend(mono[np.newaxis, :], ANALYSIS_SR)
+        powers = np.concatenate(self._powers, axis=1) if self._powers else np.zeros((self.channels, 0))
+        fe.put("loudness_blocks", (powers, self.sample_rate / self._lblock))
+        fe.put("duration", self.frames / self.sample_rate)
+        return fe
+
+
+class StreamedAnalyzer:
+    """Mixin for analyzer nodes: bounded-memory streaming through :class:`FrontendBuilder`.
+
+    Put it before :class:`~technob_fx.node.AnalyzerNode` in the bases. Streamed blocks
+    (``reset=False``) are reduced to the mono analysis signal and loudness block powers as they
+    arrive, instead of being kept whole; :meth:`finalize` analyses that front-end.
+    """
+
+    _builder: FrontendBuilder | None = None
+
+    def reset(self) -> None:
+        super().reset()  # type: ignore[misc]
+        self._builder = None
+
+    def accumulate(self, audio: np.ndarray, sample_rate: float) -> None:
+        if self._builder is None:
+            self._builder = FrontendBuilder(sample_rate)
+        self._builder.add(audio)
+
+    def finalize(self) -> Any:
+        if self._builder is None or self._builder.frames == 0:
+            return self.result  # type: ignore[attr-defined]
+        fe = self._builder.finish()
+        self._builder = None
+        self.result = self.analyze(fe.audio, fe.sample_rate, fe)  # type: ignore[attr-defined]
+        return self.result

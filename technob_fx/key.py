@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .frontend import StreamedAnalyzer
 from .node import AnalyzerNode
 from .results import KeyEstimate
 
@@ -88,7 +89,7 @@ def estimate_key(audio: np.ndarray, sr: float, *, frontend: Frontend | None = No
     return KeyEstimate(PITCH_CLASSES[best % 12], "major" if best < 12 else "minor", float(scores[best]))
 
 
-class KeyDetector(AnalyzerNode):
+class KeyDetector(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: the key (:func:`estimate_key`); result is a :class:`KeyEstimate`."""
 
     type_name = "key_detector"

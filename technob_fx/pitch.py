@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ParameterError
+from .frontend import StreamedAnalyzer
 from .node import AnalyzerNode, Param, Result
 from .results import NoteEvent
 
@@ -235,7 +236,7 @@ def track_pitch(
     return PitchTrack(times, f0_out, prob, notes)
 
 
-class PitchTracker(AnalyzerNode):
+class PitchTracker(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: f0, voicing and notes (:func:`track_pitch`); result is a :class:`PitchTrack`."""
 
     type_name = "pitch_tracker"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ParameterError
+from .frontend import StreamedAnalyzer
 from .node import AnalyzerNode, Param
 from .results import BeatGrid, Segment, Segmentation
 
@@ -270,7 +271,7 @@ def segment(
     return Segmentation(segs)
 
 
-class Segmenter(AnalyzerNode):
+class Segmenter(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: labelled sections (:func:`segment`); result is a :class:`Segmentation`."""
 
     type_name = "segmenter"

@@ -67,3 +67,37 @@ def test_mono_and_multichannel_inputs():
         fe = Frontend(x, 22050)
         assert fe.mono().shape == (22050,)
         assert fe.spectral().rms.size > 0
+
+
+def test_builder_streamed_equals_whole(short_track):
+    from technob_fx.features import loudness
+    from technob_fx.frontend import FrontendBuilder
+
+    audio, truth, _ = short_track
+    whole = Frontend(audio, truth.sample_rate)
+    b = FrontendBuilder(truth.sample_rate)
+    for i in range(0, audio.shape[1], 30001):  # blocks not aligned to the 100 ms loudness blocks
+        b.add(audio[:, i : i + 30001])
+    fe = b.finish()
+    assert fe.duration == pytest.approx(whole.duration)
+    assert abs(fe.mono().size - whole.mono().size) <= 2
+    pw, _ = whole.loudness_blocks()
+    ps, _ = fe.loudness_blocks()
+    np.testing.assert_allclose(ps, pw, rtol=1e-4, atol=1e-12)
+    assert loudness(ps, 10.0)[2] == pytest.approx(loudness(pw, 10.0)[2], abs=0.01)
+
+
+def test_streamed_analyzer_node_matches_whole_buffer(short_track):
+    from technob_fx.beats import BeatTracker
+
+    audio, truth, _ = short_track
+    node = BeatTracker()
+    node(audio, truth.sample_rate)
+    whole = node.result
+    node.reset()
+    for i in range(0, audio.shape[1], 65536):
+        node(audio[:, i : i + 65536], truth.sample_rate, reset=(i == 0))
+    streamed = node.finalize()
+    assert node._blocks == []  # nothing kept but the mono analysis signal
+    assert streamed.tempo == pytest.approx(whole.tempo, rel=1e-3)
+    assert np.max(np.abs(streamed.beats - whole.beats)) < 0.005
