@@ -21,6 +21,7 @@ Usage: ``python -m benchmarks.bench_analysis [--quick]``. Writes ``benchmarks/re
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -324,6 +325,8 @@ def speed(minutes: float, repeats: int) -> dict:
         imp_peak, _ = run_child_hwm("import numpy, scipy.fft, soxr, pedalboard\nimport technob_fx.analysis")
     best = min(range(len(runs)), key=lambda i: runs[i])
     return {
+        "load_average_1min_at_end": os.getloadavg()[0], "cpus": os.cpu_count(),
+        "fastest_run_x_realtime": dur / min(runs),
         "audio_seconds": dur, "runs_s": runs, "median_s": ours, "x_realtime": dur / ours,
         "stage_seconds_fastest_run": {k: round(v, 3) for k, v in stages[best].items()},
         "librosa_naive_s": base, "librosa_x_realtime": dur / base["total"],
@@ -388,7 +391,9 @@ def main() -> None:
               f"{r['ours_x_realtime']:.0f}x | {r['pyin_x_realtime']:.1f}x real time ({r['speedup']:.0f}x faster)")
     sp = data["speed"]
     print(f"\nFull analyze of {sp['audio_seconds'] / 60:.0f} min 44.1 kHz stereo: {sp['median_s']:.2f} s = "
-          f"{sp['x_realtime']:.0f}x real time (goal 100x); stages {sp['stage_seconds_fastest_run']}")
+          f"{sp['x_realtime']:.0f}x real time (goal 100x; fastest run {sp['fastest_run_x_realtime']:.0f}x; "
+          f"load average {sp['load_average_1min_at_end']:.1f} on {sp['cpus']} CPUs); "
+          f"stages {sp['stage_seconds_fastest_run']}")
     print(f"naive librosa: {sp['librosa_naive_s']['total']:.1f} s = {sp['librosa_x_realtime']:.1f}x real time; "
           f"ours is {sp['speedup_vs_librosa']:.0f}x faster")
     print(f"peak RSS {sp['peak_rss_mib']:.0f} MiB (goal < 400; imports alone {sp['imports_only_peak_rss_mib']:.0f} MiB)")
