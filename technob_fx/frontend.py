@@ -19,6 +19,10 @@ Named accessors (all cached; arrays are read-only views, never modify them):
   original rate (for BS.1770 LUFS).
 * :meth:`Frontend.stft` -- the full complex STFT, for stages that really need it (memory heavy).
 
+:class:`FrontendBuilder` builds a front-end from streamed blocks with bounded memory (only the
+mono analysis signal and the loudness block powers are kept); :class:`StreamedAnalyzer` makes
+analyzer nodes use it when a chain streams a file.
+
 Only numpy, scipy.fft and soxr are used: no librosa/numba import, so analysis starts fast.
 """
 
