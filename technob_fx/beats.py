@@ -320,7 +320,8 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     if onset.size < int(2 * fps) or not np.any(onset > 0):
         return empty
     bpm0, salience = estimate_tempo(onset, fps, min_bpm=min_bpm, max_bpm=max_bpm, prior_bpm=prior_bpm)
-    if bpm0 <= 0 or salience < 0.1:
+    # the autocorrelation of a beatless signal is noise of size ~ 1/sqrt(n): the threshold follows
+    if bpm0 <= 0 or salience < max(0.03, 2.8 / np.sqrt(onset.size)):
         return empty
     period = 60.0 * fps / bpm0
     dp = _dp_beats(onset, period)
