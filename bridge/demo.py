@@ -20,10 +20,10 @@ def demo_step(ctx: Any) -> None:
     stems = {p.stem: p for p in sorted((Path(ctx.out_dir) / "hpss").glob("*.wav"))}
     data = TrackData.from_truth(ctx.truth, audio=ctx.track_path, stems=stems, name="track")
     written = export(data, None, out)
-    files = [f.name for fs in written.values() for f in fs]
+    files = [str(f.relative_to(ctx.out_dir)) for fs in written.values() for f in fs]
     summary: dict[str, Any] = {"folder": out.name, "files": files, "stems_in_rpp": sorted(stems),
                                "sections": len(data.segments), "beats": int(data.grid.beats.size)}
-    ctx.log(f"  wrote {', '.join(files)} to {out}/ ({len(data.segments)} sections, "
+    ctx.log(f"  wrote {', '.join(Path(f).name for f in files)} to {out}/ ({len(data.segments)} sections, "
             f"{data.grid.beats.size} beats{', stems ' + ', '.join(stems) if stems else ''})")
     analysis = Path(ctx.out_dir) / "analysis" / "analysis.json"
     if analysis.exists():
@@ -34,7 +34,7 @@ def demo_step(ctx: Any) -> None:
         else:
             detected.audio, detected.stems, detected.name = ctx.track_path, stems, "track_analysed"
             more = export(detected, None, out)
-            summary["analysed_files"] = [f.name for fs in more.values() for f in fs]
+            summary["analysed_files"] = [str(f.relative_to(ctx.out_dir)) for fs in more.values() for f in fs]
             ctx.log(f"  and the analysed grid ({detected.tempo:.2f} BPM, {len(detected.segments)} sections) "
                     "as track_analysed.*")
     ctx.summary["daw_exports"] = summary
