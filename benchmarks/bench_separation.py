@@ -1,0 +1,180 @@
+"""Separation: HPSS speed vs librosa, demucs peak memory windowed vs whole-track.
+
+1. HPSS: :class:`technob_fx.hpss.HarmonicPercussive` (streaming engine, masks shared by the
+   channels) against ``librosa.effects.hpss`` on the same 60 s of stereo audio, alternating, in
+   one process; x real time (median of ``--repeats``) and their ratio.
+2. demucs: files of 10 and 60 minutes (the synth track looped) are separated with the test model
+   ``demucs_unittest`` (tiny and untrained: memory and speed only, its stems mean nothing) in
+   child processes; reported: peak RSS (the child's ``VmHWM``) of ``stems.separate_file`` (windows of
+   60 s, streamed stem files) at both lengths, of demucs' own whole-track processing
+   (``separate_stems(..., window=None)`` on the decoded track, 10 minutes only), and of a child
+   that only imports the modules and builds the model; plus x real time. The segment is 7.8 s
+   (htdemucs' own), so the window geometry is that of the default model.
+
+Usage: ``python -m benchmarks.bench_separation [--minutes 10 60] [--repeats 5] [--skip-demucs | --skip-hpss]
+[--skip-whole] [--log FILE]`` (whole-track runs at the first ``--minutes`` only; with a ``--skip-*``
+option the results go to ``separation_demucs.json`` / ``separation_hpss.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._util import save
+
+SR = 44100
+SEGMENT = 7.8
+
+
+def hpss_speed(repeats: int) -> dict:
+    import librosa
+
+    from technob_fx.hpss import HarmonicPercussive
+    from technob_fx.synth import SHORT_STRUCTURE, synth_techno
+
+    audio, _ = synth_techno(SHORT_STRUCTURE, seed=6)
+    audio = audio[:, : 60 * SR] if audio.shape[1] >= 60 * SR else np.tile(audio, (1, 2))[:, : 60 * SR]
+    node = HarmonicPercussive()
+    node.split(audio[:, : SR * 5], SR)
+    librosa.effects.hpss(audio[:, : SR * 5])  # warm-up both
+    t_ours, t_lib = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        node.split(audio, SR)
+        t_ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        librosa.effects.hpss(audio)
+        t_lib.append(time.perf_counter() - t0)
+    dur = audio.shape[1] / SR
+    ours, lib = dur / statistics.median(t_ours), dur / statistics.median(t_lib)
+    return {"audio_seconds": dur, "x_realtime": ours, "librosa_x_realtime": lib, "speedup_vs_librosa": ours / lib,
+            "latency_samples": node.latency}
+
+
+def make_long_file(path: Path, minutes: float) -> float:
+    from technob_fx.io import AtomicAudioWriter
+    from technob_fx.synth import SHORT_STRUCTURE, synth_techno
+
+    audio, _ = synth_techno(SHORT_STRUCTURE, seed=2)
+    total = int(minutes * 60 * SR)
+    written = 0
+    with AtomicAudioWriter(path, SR, 2, bit_depth=16) as w:
+        while written < total:
+            block = audio[:, : min(audio.shape[1], total - written)]
+            w.write(block)
+            written += block.shape[1]
+    return written / SR
+
+
+def run_child(code: str, timeout: float = 7200, log: Path | None = None) -> tuple[float, float, str]:
+    """Run ``code`` in a fresh Python; return (peak RSS MiB, wall seconds, stdout).
+
+    The peak is the child's own ``VmHWM`` (``ru_maxrss`` would include the parent's RSS at fork
+    time on Linux, which survives ``exec``).
+    """
+    import subprocess
+    import sys
+
+    tail = ("\nfor _l in open('/proc/self/status'):\n"
+            "    if _l.startswith('VmHWM'):\n        print('PEAK_KB', _l.split()[1])\n")
+    t0 = time.perf_counter()
+    if log is None:
+        proc = subprocess.run([sys.executable, "-c", code + tail], capture_output=True, text=True, timeout=timeout)
+    else:
+        with open(log, "a") as err:
+            proc = subprocess.run([sys.executable, "-c", code + tail], stdout=subprocess.PIPE, stderr=err,
+                                  text=True, timeout=timeout)
+        proc.stderr = Path(log).read_text()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
+    lines = proc.stdout.strip().splitlines()
+    peak_kb = int(next(line for line in reversed(lines) if line.startswith("PEAK_KB")).split()[1])
+    return peak_kb / 1024.0, wall, "\n".join(line for line in lines if not line.startswith("PEAK_KB"))
+
+
+IMPORTS = ("import sys, time, torch\ntorch.set_num_threads(2)\nfrom technob_fx.stems import load_model, separate_file, "
+           "separate_stems\nfrom technob_fx.io import read_audio\nmodel = load_model('demucs_unittest')\n"
+           "def hwm():\n    return [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+           "def report(f, m, _last=[-1]):\n    if int(f * 20) > _last[0]:\n        _last[0] = int(f * 20)\n"
+           "        print(f'{f:.2f} VmHWM {hwm()} kB {time.strftime(\"%H:%M:%S\")}', file=sys.stderr, flush=True)\n")
+
+
+def demucs_memory(minutes_list: list[float], log: Path | None = None, whole_track: bool = True) -> dict:
+    out: dict = {"model": "demucs_unittest", "segment_s": SEGMENT, "window_s": 60.0, "runs": []}
+    base, _, _ = run_child(IMPORTS)
+    out["import_only_peak_rss_mib"] = base
+    with tempfile.TemporaryDirectory(prefix="technob-bench-sep-") as tmp:
+        for minutes in minutes_list:
+            src = Path(tmp) / f"long{minutes:g}.wav"
+            seconds = make_long_file(src, minutes)
+            code = IMPORTS + (
+                "t = time.perf_counter()\n"
+                f"separate_file({str(src)!r}, {str(Path(tmp) / 'stems')!r}, model=model, segment={SEGMENT}, "
+                "shifts=0, window=60.0, progress=report)\n"
+                "print('SECONDS', time.perf_counter() - t)"
+            )
+            peak, _, text = run_child(code, log=log)
+            secs = float(text.split("SECONDS")[1])
+            out["runs"].append({"minutes": minutes, "mode": "windowed separate_file", "peak_rss_mib": peak,
+                                "seconds": secs, "x_realtime": seconds / secs})
+            print(f"  demucs_unittest windowed, {minutes:g} min: peak RSS {peak:.0f} MiB, "
+                  f"{seconds / secs:.1f}x real time", flush=True)
+            src.unlink()
+        if whole_track:
+            # Last, so that the windowed runs at every length are measured first.
+            minutes = minutes_list[0]
+            src = Path(tmp) / f"long{minutes:g}.wav"
+            seconds = make_long_file(src, minutes)
+            code = IMPORTS + (
+                f"audio, sr = read_audio({str(src)!r})\n"
+                "t = time.perf_counter()\n"
+                f"stems = separate_stems(audio, sr, model=model, segment={SEGMENT}, shifts=0, window=None)\n"
+                "print('SECONDS', time.perf_counter() - t)"
+            )
+            peak, _, text = run_child(code, log=log)
+            secs = float(text.split("SECONDS")[1])
+            out["runs"].append({"minutes": minutes, "mode": "whole-track (demucs' own)", "peak_rss_mib": peak,
+                                "seconds": secs, "x_realtime": seconds / secs})
+            print(f"  demucs_unittest whole-track, {minutes:g} min: peak RSS {peak:.0f} MiB, "
+                  f"{seconds / secs:.1f}x real time", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-demucs", action="store_true")
+    parser.add_argument("--skip-hpss", action="store_true")
+    parser.add_argument("--skip-whole", action="store_true", help="no whole-track run")
+    parser.add_argument("--log", type=Path, default=None, help="append the children's progress (VmHWM) here")
+    args = parser.parse_args(argv)
+    res: dict = {}
+    if not args.skip_hpss:
+        res["hpss"] = hpss_speed(args.repeats)
+        h = res["hpss"]
+        print(f"HPSS on {h['audio_seconds']:.0f} s stereo: {h['x_realtime']:.1f}x real time vs librosa.effects.hpss "
+              f"{h['librosa_x_realtime']:.1f}x -> {h['speedup_vs_librosa']:.2f}x faster "
+              f"(streams with {h['latency_samples']} samples latency)", flush=True)
+    if not args.skip_demucs:
+        res["demucs"] = demucs_memory(args.minutes, args.log, not args.skip_whole)
+        d = res["demucs"]
+        print(f"demucs peak RSS (imports + model alone {d['import_only_peak_rss_mib']:.0f} MiB):")
+        for r in d["runs"]:
+            print(f"  {r['mode']:28s} {r['minutes']:5.0f} min  {r['peak_rss_mib']:7.0f} MiB  "
+                  f"{r['x_realtime']:6.1f}x real time")
+    name = "separation" if not (args.skip_hpss or args.skip_demucs) else (
+        "separation_demucs" if args.skip_hpss else "separation_hpss")
+    save(name, res)
+    return res
+
+
+if __name__ == "__main__":
+    main()
