@@ -4,14 +4,19 @@ Data (``../shared/data``, skipped when absent): classical = Brahms' Hungarian Da
 Tchaikovsky's Sugar Plum Fairy and the sweet waltz; Lo-Fi = the jazz/hip-hop pieces closest to
 it (Vibe Ace, Choice, Let's Go Fishin') and the five CC0 Arovane beats of the sample pack.
 
-1. Dataset build (30-s chunks, 22.05 kHz, 128 mels) in child processes, timed inside the child:
-   ``build_dataset`` with 2 workers and with 1, against a naive baseline in the same run
-   (``librosa.load`` of the whole file, then per chunk ``librosa.feature.melspectrogram`` and the
-   same writes and tempo/key/loudness analysis, sequentially). Reported: x real time and peak RSS.
-2. Streaming: a ``--minutes`` long WAV (the Sugar Plum Fairy looped, 44.1 kHz stereo 16-bit) built
-   into a dataset in a child (peak RSS), beside a child that only ``librosa.load`` s it whole.
-3. Classifier: trained on the train split, accuracy on the validation recordings.
-4. Blend curve: mean Lo-Fi probability of generated 16-bar tracks (3 seeds) at blend 0 .. 1.
+1. Streaming: a ``--minutes`` long WAV (the Sugar Plum Fairy looped, 44.1 kHz stereo 16-bit) built
+   into a dataset in a child, beside the naive baseline on the same file and a child that only
+   imports the modules. Peak RSS is each child's own ``VmHWM``.
+2. Dataset build (30-s chunks, 22.05 kHz, 128 mels) of the real recordings in child processes,
+   timed inside the child, alternated ``--rounds`` times (medians): ``build_dataset`` with 2
+   workers and with 1, against a naive baseline (``librosa.load`` of the whole file, then per chunk
+   ``librosa.feature.melspectrogram`` and the same writes and tempo/key/loudness analysis,
+   sequentially). Then a second run over the same folder (nothing new: no work).
+3. Classifier: trained on the train split, accuracy on the validation recordings; and a 3-fold
+   cross-validation grouped by recording (every recording classified by a network that never
+   heard it).
+4. Blend curve: mean Lo-Fi probability of generated 16-bar tracks (``--seeds`` seeds) at blend
+   0, 0.25, 0.5, 0.75 and 1.
 
 Usage: ``python -m benchmarks.bench_blend [--minutes 60] [--epochs 30]``.
 """
@@ -195,7 +200,7 @@ def streaming(tmp: Path, minutes: float) -> dict:
 
 
 def classifier_and_curve(ds: Path, epochs: int, seeds: int) -> tuple[dict, dict]:
-    from technob_fx.blend.classifier import train_classifier
+    from technob_fx.blend.classifier import cross_validate, train_classifier
     from technob_fx.blend.dataset import read_manifest
     from technob_fx.blend.generate import render
     from technob_fx.blend.learn import learn
@@ -208,6 +213,10 @@ def classifier_and_curve(ds: Path, epochs: int, seeds: int) -> tuple[dict, dict]
          "confusion": rep.confusion, "classes": rep.classes, "epochs": rep.epochs, "seconds": rep.seconds}
     print(f"  classifier: val accuracy {rep.val_accuracy:.2f} on {rep.val_chunks} chunks of "
           f"{len(val_sources)} unseen recordings ({rep.seconds:.0f} s, {rep.epochs} epochs)", flush=True)
+    cv = cross_validate(ds, folds=3, epochs=epochs, max_seconds=240)
+    c["cross_validation"] = cv
+    print(f"  3-fold cross-validation by recording: accuracy {cv['accuracy']:.2f} on {cv['chunks']} chunks, "
+          f"{cv['recording_accuracy']:.2f} on {cv['recordings']} recordings", flush=True)
     model = learn(ds)
     curve = {}
     for blend in BLENDS:
@@ -227,7 +236,7 @@ def classifier_and_curve(ds: Path, epochs: int, seeds: int) -> tuple[dict, dict]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=60.0, help="length of the streamed long file")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3, help="alternated build timings (median)")
     args = ap.parse_args(argv)
@@ -257,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{stream['ours_x_realtime']:.1f} / {stream['naive_x_realtime']:.1f} |\n"
           f"| classifier val accuracy (chunks / recordings) | {clf['val_accuracy']:.2f} / "
           f"{clf['val_recording_accuracy']:.2f} |\n"
+          f"| 3-fold CV by recording (chunks / recordings) | {clf['cross_validation']['accuracy']:.2f} / "
+          f"{clf['cross_validation']['recording_accuracy']:.2f} |\n"
           + "".join(f"| Lo-Fi probability at blend {b} | {v['mean_lofi_prob']:.3f} |\n"
                     for b, v in gen["curve"].items()))
     print(f"results -> {path}")

@@ -110,6 +110,14 @@ def test_classifier_beats_chance(classifier):
     assert report.val_accuracy is not None and report.val_accuracy > 0.5
 
 
+def test_cross_validation_by_recording(dataset):
+    from technob_fx.blend.classifier import cross_validate
+
+    cv = cross_validate(dataset, folds=2, epochs=2, crop=64)
+    assert cv["recordings"] == 8 and cv["chunks"] == 16  # every recording held out once
+    assert 0.0 <= cv["accuracy"] <= 1.0
+
+
 def test_lofi_probability_rises_with_blend(tmp_path, dataset, model, classifier):
     from technob_fx.blend.classifier import GenreClassifier
     from technob_fx.blend.generate import render

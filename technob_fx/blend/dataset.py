@@ -379,12 +379,15 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     return {"written": written, "chunks": index, "seconds": total / config.sample_rate, "error": None}
 
 
-def _analysis_stage_warmup() -> None:
-    """Import the analysis stages this builder may use (so forked workers share them)."""
-    from . import _analysis
-
-    _analysis._stage("beats", "track_beats")
-    _analysis._stage("key", "estimate_key")
+def _analysis_stage_warmup(config: DatasetConfig) -> None:
+    """Run the per-chunk analysis once on 4 s of noise, so that imports, JIT-compiled code and
+    caches are in this process before it forks its workers (each would pay them otherwise)."""
+    sr = config.sample_rate
+    rng = np.random.default_rng(0)
+    noise = (0.1 * rng.standard_normal((1, int(4 * sr)))).astype(np.float32)
+    noise[:, :: int(sr / 2)] = 0.9  # clicks: something for the beat tracker to find
+    _describe(noise, noise.shape[1], sr)
+    log_mel(noise[0], config)
 
 
 def _job(args: tuple) -> dict:
@@ -570,7 +573,7 @@ def build_dataset(
             import pyloudnorm  # noqa: F401
             import soxr  # noqa: F401
 
-            _analysis_stage_warmup()
+            _analysis_stage_warmup(config)
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx) as pool:
             futures = {pool.submit(_job, a): i for i, a in enumerate(args)}
             for fut in as_completed(futures):

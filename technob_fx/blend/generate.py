@@ -15,6 +15,11 @@ swing), applies the learned tone (EQ curve) and the shipped ``lofi`` preset.
   bit depth 16 -> 10, wow/flutter depth, hiss and crackle levels); not applied at 0;
 - the target loudness interpolated between the classical and Lo-Fi medians.
 
+The stems (``drums.wav``, ``music.wav``) are the pre-master parts (after the tone EQ and the
+drum level, before the ``lofi`` chain), scaled together so that neither clips; ``mix.wav`` is the
+mastered sum. The MIDI file carries the arranged drum pattern at every blend (also at 0, where
+the drums are muted in the audio).
+
 Everything random comes from ``numpy.random.default_rng(seed)`` (and the preset's noise seed),
 so the same dataset, arguments and seed give byte-identical files.
 """
