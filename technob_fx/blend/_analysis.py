@@ -34,6 +34,8 @@ def which() -> dict[str, str]:
         "tempo": "technob_fx.beats.track_beats" if _stage("beats", "track_beats") else "librosa.beat",
         "key": "technob_fx.key.estimate_key" if _stage("key", "estimate_key") else "Krumhansl-Schmuckler (librosa chroma)",
         "loudness": "pyloudnorm (ITU-R BS.1770)",
+        "hpss": "technob_fx.hpss.HarmonicPercussive" if _stage("hpss", "HarmonicPercussive") else "librosa.effects.percussive",
+        "warp": "technob_fx.quantize.warp" if _stage("quantize", "warp") else "pedalboard.time_stretch",
     }
 
 

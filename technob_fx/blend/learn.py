@@ -194,11 +194,10 @@ def percussive(mono: np.ndarray, sr: float) -> np.ndarray:
 
     node_cls = _analysis._stage("hpss", "HarmonicPercussive")
     if node_cls is not None:
-        try:  # the separation stage's node: outputs (harmonic, percussive) or a dict
-            res = node_cls().separate(mono[None, :], sr)  # type: ignore[attr-defined]
-            perc = res["percussive"] if isinstance(res, dict) else res[1]
+        try:  # the separation stage's node (whole-buffer split, aligned with the input)
+            perc = node_cls(margin_percussive=2.0).split(mono, sr)["percussive"]
             return np.asarray(perc, np.float32).reshape(-1)[: mono.size]
-        except Exception:  # noqa: BLE001 - interface not as expected: use librosa
+        except Exception:  # noqa: BLE001 - interface changed: use librosa
             pass
     return librosa.effects.percussive(np.asarray(mono, np.float32), margin=2.0).astype(np.float32)
 
