@@ -118,7 +118,8 @@ def estimate_tempo(
         low for beatless audio.
     """
     n = onset.size
-    max_lag = int(min(n - 1, 4 * 60.0 * fps / min_bpm + 2))
+    # lags up to half the signal only: beyond that the autocorrelation rests on too few products
+    max_lag = int(min(n // 2, 4 * 60.0 * fps / min_bpm + 2))
     if n < 8 or max_lag < 4 or not np.any(onset > 0):
         return 0.0, 0.0
     # remove the slow envelope (loudness changes) before the autocorrelation
@@ -129,10 +130,12 @@ def estimate_tempo(
     bpms = np.arange(min_bpm, max_bpm + 1e-9, 0.05)
     lags = 60.0 * fps / bpms
     score = np.zeros_like(bpms)
+    wsum = np.zeros_like(bpms)
     for m, w in ((1, 1.0), (2, 1.0), (3, 0.5), (4, 1.0)):
         lag = lags * m
         ok = lag < max_lag
         score[ok] += w * np.interp(lag[ok], np.arange(ac.size), ac)
+        wsum[ok] += w
     prior = np.exp(-0.5 * (np.log2(bpms / prior_bpm) / prior_octaves) ** 2)
     total = np.maximum(score, 0.0) * prior
     i = int(np.argmax(total))
@@ -145,7 +148,7 @@ def estimate_tempo(
         d = a - 2 * b + c
         if d < 0:
             bpm += 0.05 * 0.5 * (a - c) / d
-    sal = float(score[i]) / 3.5  # mean comb autocorrelation (weights sum to 3.5)
+    sal = float(score[i]) / max(float(wsum[i]), 1.0)  # weighted mean over the teeth in range
     return bpm, max(0.0, sal)
 
 

@@ -138,3 +138,16 @@ def test_all_analysis_nodes_in_one_chain_share_a_frontend(short_track, tmp_path)
     res = chain.process_file(src, tmp_path / "out.wav", block_size=32768).results
     assert res["beat_tracker"].tempo == pytest.approx(128, rel=0.01)
     json.dumps({k: v.to_dict() for k, v in res.items()}, allow_nan=False)
+
+
+@pytest.mark.parametrize(("channels", "sr", "seconds"), [(6, 8000, 0.5), (2, 192000, 1.0), (1, 44100, 3.0)])
+def test_analyze_file_odd_formats(tmp_path, channels, sr, seconds):
+    from technob_fx.io import write_audio
+
+    x = _noise((channels, int(sr * seconds)), seed=channels)
+    path = write_audio(tmp_path / "odd.wav", x, sr)
+    res = analyze_file(path, tmp_path / "out")
+    assert res.channels == channels and res.sample_rate == sr
+    assert res.duration == pytest.approx(seconds, abs=1e-3)
+    doc = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    assert doc["channels"] == channels and doc["beats"] == []
