@@ -101,7 +101,12 @@ class Features(Result):
 
     def summary(self) -> dict[str, float]:
         """Scalar summary: integrated loudness, loudness range, mean RMS/centroid/flatness/onset."""
+        # EBU Tech 3342 loudness range: short-term values gated at -70 LUFS and 20 LU below their
+        # power mean, 10th to 95th percentile
         st = self.short_term_lufs[self.short_term_lufs > -70]
+        if st.size:
+            rel = 10 * np.log10(np.mean(10 ** (st / 10))) - 20
+            st = st[st > rel]
         lra = float(np.percentile(st, 95) - np.percentile(st, 10)) if st.size > 1 else 0.0
         rms_db = 20 * np.log10(max(float(np.sqrt(np.mean(self.rms.astype(np.float64) ** 2))) if self.rms.size else 0.0, 1e-6))
         voiced = np.isfinite(self.f0)
