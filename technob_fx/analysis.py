@@ -11,7 +11,7 @@ the mono mix, the STFT-derived features, the onset envelope and the chroma are c
       "source": "../track.wav" | null,     # the input, relative to the analysis.json folder
       "duration": 52.5, "sample_rate": 44100.0, "channels": 2,
       "tempo": 128.0,                       # median local tempo
-      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 0.5 BPM
+      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 1 BPM
       "beats_per_bar": 4,
       "beats": [...], "downbeats": [...],
       "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],
@@ -69,7 +69,7 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def tempo_map(grid: BeatGrid, tolerance_bpm: float = 0.5) -> list[list[float]]:
+def tempo_map(grid: BeatGrid, tolerance_bpm: float = 1.0) -> list[list[float]]:
     """Bar-by-bar tempo changes ``[[time_s, bpm], ...]`` (one entry for a steady track).
 
     The tempo of each bar is its beat count over its length; a new entry starts where it moves
