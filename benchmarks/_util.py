@@ -12,11 +12,38 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+#: Appended to a child's code: print its own peak RSS. ``VmHWM`` is the high-water mark of the
+#: child's own address space; ``ru_maxrss`` is not usable here because Linux keeps it across
+#: ``fork``/``execve``, so a child of a large parent would report the parent's size.
+_PEAK_PROBE = """
+def _technob_peak_kb():
+    try:
+        with open('/proc/self/status') as _f:
+            for _line in _f:
+                if _line.startswith('VmHWM'):
+                    return int(_line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print('PEAK_KB', _technob_peak_kb())
+"""
+
+
 def run_child(code: str, timeout: float = 3600) -> tuple[float, float, str]:
-    """Run ``code`` in a fresh Python; return (peak RSS MiB, wall seconds, stdout)."""
+    """Run ``code`` in a fresh Python.
+
+    Returns
+    -------
+    peak_mib : float
+        The child's own peak resident memory (``VmHWM``), MiB.
+    wall_s : float
+        Wall-clock seconds, start-up included.
+    stdout : str
+        What the child printed.
+    """
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "import resource\n" + code + "\n"
-                           "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+    proc = subprocess.run([sys.executable, "-c", code + "\n" + _PEAK_PROBE],
                           capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:

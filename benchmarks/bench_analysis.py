@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._util import save
+from benchmarks._util import run_child, save
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "annotated"
 SR = 44100
@@ -282,23 +282,6 @@ def naive_librosa(path: Path, duration: float) -> dict:
     return t
 
 
-def run_child_hwm(code: str, timeout: float = 1800) -> tuple[float, float]:
-    """Run ``code`` in a fresh Python; return (its own peak RSS in MiB from VmHWM, wall seconds).
-
-    ``ru_maxrss`` of a child started from a big parent reports the parent's size (Linux keeps the
-    high-water mark across ``execve``), so the child reads ``VmHWM`` of its own memory map.
-    """
-    tail = ("\nfor _l in open('/proc/self/status'):\n"
-            "    if _l.startswith('VmHWM'):\n        print('HWM_KB', _l.split()[1])\n")
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code + tail], capture_output=True, text=True, timeout=timeout)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
-    kb = int(next(line for line in proc.stdout.splitlines() if line.startswith("HWM_KB")).split()[1])
-    return kb / 1024.0, wall
-
-
 def speed(minutes: float, repeats: int) -> dict:
     from technob_fx.analysis import analyze_file
 
@@ -321,8 +304,8 @@ def speed(minutes: float, repeats: int) -> dict:
         base = naive_librosa(path, dur)
         code = (f"from technob_fx.analysis import analyze_file\nr = analyze_file({str(path)!r})\n"
                 "print('TEMPO', r.tempo)")
-        peak, wall = run_child_hwm(code)
-        imp_peak, _ = run_child_hwm("import numpy, scipy.fft, soxr, pedalboard\nimport technob_fx.analysis")
+        peak, wall, _ = run_child(code)
+        imp_peak, _, _ = run_child("import numpy, scipy.fft, soxr, pedalboard\nimport technob_fx.analysis")
     best = min(range(len(runs)), key=lambda i: runs[i])
     return {
         "load_average_1min_at_end": os.getloadavg()[0], "cpus": os.cpu_count(),
