@@ -11,8 +11,8 @@ from typing import Any
 def demo_step(ctx: Any) -> None:
     """Synthesise genre folders, build the dataset, learn, train the classifier, render blends.
 
-    Writes under ``ctx.out_dir / "blend"``: ``genres/`` (the synthesised recordings),
-    ``dataset/`` (chunks, mels, manifest, model, classifier) and ``blend_<b>/`` (mix, stems,
+    Writes under ``ctx.out_dir / "blend"``: ``genres[_quick]/`` (the synthesised recordings),
+    ``dataset[_quick]/`` (chunks, mels, manifest, model, classifier) and ``blend_<b>/`` (mix, stems,
     MIDI) for blend 0, 0.5 and 1; adds ``summary["blend"]``.
     """
     from ..progress import scaled
@@ -27,8 +27,9 @@ def demo_step(ctx: Any) -> None:
     files, seconds, chunk = (3, 16.0, 8.0) if quick else (4, 60.0, 30.0)
     bars = 4 if quick else 16
     prog = ctx.progress
-    dirs = make_genre_folders(root / "genres", files=files, seconds=seconds, seed=3)
-    ds = root / "dataset"
+    tag = "_quick" if quick else ""  # quick and full runs use other settings: other folders
+    dirs = make_genre_folders(root / f"genres{tag}", files=files, seconds=seconds, seed=3)
+    ds = root / f"dataset{tag}"
     rep = build_dataset({g: [d] for g, d in dirs.items()}, ds,
                         config=DatasetConfig(chunk_seconds=chunk, n_mels=64 if quick else 128, val_fraction=0.25),
                         jobs=1 if quick else 2, progress=scaled(prog, 0.0, 0.3))
