@@ -158,3 +158,22 @@ def test_cli_build(tmp_path, genre_dirs, capsys):
     assert rc == 0 and len(read_manifest(out)) == 3 * 2 + 2
     assert main(["dataset", "build", "--genre", "lofi", str(tmp_path / "nope"), "-o", str(out)]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_streams_never_loads_whole_file_and_cleans_stale_temp_files(tmp_path, genre_dirs, monkeypatch):
+    import technob_fx.io
+    from technob_fx.blend.dataset import Source, _source_dir, process_source
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dataset builder must stream, not read whole files")
+
+    monkeypatch.setattr(technob_fx.io, "read_audio", refuse)
+    path = genre_dirs["lofi"][0] / "lofi_01.wav"
+    st = path.stat()
+    src = Source("lofi", path, st.st_size, st.st_mtime_ns)
+    d = _source_dir(tmp_path, src)
+    d.mkdir(parents=True)
+    (d / ".c00001.abc.part.wav").write_bytes(b"half a chunk")  # as left by a killed run
+    res = process_source(tmp_path, src, CFG, block_size=1000)
+    assert res == {"written": 3, "chunks": 3, "seconds": 12.0, "error": None}
+    assert not list(d.glob(".*part*"))

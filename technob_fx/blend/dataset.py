@@ -316,6 +316,8 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     out = Path(out)
     d = _source_dir(out, src)
     d.mkdir(parents=True, exist_ok=True)
+    for stale in d.glob(".*.part*"):  # temp files of a run killed mid-write
+        stale.unlink(missing_ok=True)
     n = config.chunk_samples
     buf: np.ndarray | None = None
     fill, index, written, total = 0, 0, 0, 0
