@@ -41,7 +41,7 @@ def test_learned_groove_and_phrases(dataset, model):
     from technob_fx.blend.learn import Model
 
     assert 70 <= model.tempo["p50"] <= 95  # synth Lo-Fi is 72-90 BPM
-    assert 0.5 <= model.swing <= 0.72
+    assert 0.5 <= model.swing <= 0.72, model.swing  # synth_lofi swings at 0.62; short chunks blur it
     assert model.patterns.ndim == 3 and model.patterns.shape[1:] == (3, 16)
     assert sum(model.pattern_counts) >= 1
     for band in ("low", "mid", "high"):
