@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -78,13 +79,18 @@ def test_presets_list_and_show(capsys):
 
 
 def test_help_explains_every_option():
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for name, sp in sub.choices.items():
-        for action in sp._actions:
-            if action.dest in ("help",) or action.option_strings == []:
-                continue
-            assert action.help, f"technob {name} {action.option_strings} has no help text"
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sp in action.choices.items():
+                    walk(sp, f"{prefix} {name}")
+            elif action.dest != "help" and not action.help:
+                missing.append(f"{prefix} {action.option_strings or action.dest}")
+
+    walk(build_parser(), "technob")
+    assert missing == [], f"options without help text: {missing}"
 
 
 def test_demo_render_step_writes_its_folder(tmp_path, capsys):

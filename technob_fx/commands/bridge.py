@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "With --daw ableton (AbletonOSC) or reaper, analyses are also pushed to the DAW at --send. "
         "File paths from the network must lie under --allow folders (default: the working folder).",
     )
-    p.add_argument("--daw", choices=("ableton", "reaper", "generic"), default="generic")
+    p.add_argument("--daw", choices=("ableton", "reaper", "generic"), default="generic",
+                   help="which DAW to drive: ableton (AbletonOSC on 11000), reaper (its default OSC "
+                   "pattern set at --send) or generic (only our /technob namespace; default)")
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"address to listen on (default {DEFAULT_LISTEN}; loopback unless --public)")
     p.add_argument("--send", default=None, metavar="HOST:PORT",
