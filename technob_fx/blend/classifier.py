@@ -275,7 +275,7 @@ def train_classifier(
             opt.step()
         done_epochs = epoch + 1
         if progress:
-            progress(done_epochs / epochs, f"epoch {done_epochs} loss {float(loss):.3f}")
+            progress(done_epochs / epochs, f"epoch {done_epochs} loss {loss.item():.3f}")
         if time.perf_counter() - t0 > max_seconds:
             break
     clf = GenreClassifier(net, classes, mean, std, crop, config)
