@@ -346,6 +346,14 @@ class Chain:
                 audio = out
         return audio
 
+    @property
+    def latency(self) -> int:
+        """Total streaming delay of the technob nodes in the chain, samples.
+
+        pedalboard plugins compensate their own latency and count as 0.
+        """
+        return sum(int(el.latency) for el in self._elements if isinstance(el, (Node, Chain)))
+
     def finalize(self) -> dict[str, Any]:
         """End a stream: compute the results of analyzers fed with ``reset=False`` blocks."""
         with self.lock:
@@ -400,6 +408,13 @@ class Chain:
         -------
         ChainOutput
             ``audio`` is ``None``; ``results`` holds the analyzers' results of the whole stream.
+
+        Notes
+        -----
+        Nodes with a streaming :attr:`latency` (e.g. HPSS) are compensated: the chain is fed
+        ``latency`` samples of silence at the end and the first ``latency`` output samples are
+        dropped, so the file is aligned with the input and as long as it. Analyzers placed after
+        such a node see the delayed signal.
         """
         from .io import AtomicAudioWriter, audio_info, check_output_path, stream_audio
 
@@ -409,21 +424,40 @@ class Chain:
         if output_path is not None:
             check_output_path(output_path, [input_path])
         self.reset()
-        done = 0
+        done = written = 0
+        latency = skip = self.latency
         writer: AtomicAudioWriter | None = None
+
+        def emit(out: np.ndarray) -> None:
+            # Drop the first `latency` output samples and write at most `done` in all, so the
+            # file is aligned with the input and has its length.
+            nonlocal skip, written, writer
+            if skip:
+                cut = min(skip, out.shape[1])
+                out, skip = out[:, cut:], skip - cut
+            out = out[:, : max(done - written, 0)]
+            if output_path is None or out.shape[1] == 0:
+                return
+            if writer is None:
+                writer = AtomicAudioWriter(
+                    output_path, sr, out.shape[0], inputs=[input_path], quality=quality, bit_depth=bit_depth,
+                ).__enter__()
+            writer.write(out)
+            written += out.shape[1]
+
         try:
+            channels = 1
             for block in stream_audio(input_path, block_size, sample_rate=sample_rate):
-                out = self._process(block, sr, buffer_size, reset=False)
-                if output_path is not None:
-                    if writer is None:
-                        writer = AtomicAudioWriter(
-                            output_path, sr, out.shape[0], inputs=[input_path],
-                            quality=quality, bit_depth=bit_depth,
-                        ).__enter__()
-                    writer.write(out)
+                channels = block.shape[0]
                 done += block.shape[1]
+                emit(self._process(block, sr, buffer_size, reset=False))
                 if progress is not None:
                     progress(min(done / total, 1.0), f"{done / sr:.1f}/{total / sr:.1f} s")
+            pending = latency
+            while pending > 0:  # flush nodes with latency: feed silence, keep what is due
+                n = min(pending, block_size)
+                emit(self._process(np.zeros((channels, n), np.float32), sr, buffer_size, reset=False))
+                pending -= n
             results = self.finalize()
         except BaseException as exc:
             if writer is not None:

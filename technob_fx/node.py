@@ -320,6 +320,16 @@ class Node:
         """Declared parameters by name (see :class:`ParameterSpec`)."""
         return self.parameter_specs()
 
+    @property
+    def latency(self) -> int:
+        """Delay of the output when streamed with ``reset=False``, samples (0 for most nodes).
+
+        A node with latency (e.g. :class:`~technob_fx.hpss.HarmonicPercussive`) gives its input
+        back ``latency`` samples late while streaming and its remaining output when fed that many
+        more samples; :meth:`Chain.process_file <technob_fx.chain.Chain.process_file>` compensates.
+        """
+        return 0
+
     def get_parameters(self) -> dict[str, Any]:
         """Current parameter values by name."""
         return {k: getattr(self, k) for k in self.parameters}

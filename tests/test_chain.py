@@ -124,6 +124,20 @@ def test_process_file_streams_to_the_same_result(tmp_path, short_track):
     assert out.realtime_factor > 1
 
 
+def test_process_file_compensates_node_latency(tmp_path, short_track):
+    from technob_fx.hpss import HarmonicPercussive
+
+    audio = short_track[0][:, : SR * 4]
+    src = write_audio(tmp_path / "in.wav", audio, SR, bit_depth=32)
+    chain = Chain([HarmonicPercussive(percussive_db=4.0, harmonic_db=-6.0), pedalboard.Gain(-1.0)])
+    assert chain.latency == chain[0].latency > 0
+    reference = chain(read_audio(src)[0], SR)  # whole buffer: aligned by the node itself
+    chain.process_file(src, tmp_path / "out.wav", block_size=3000, bit_depth=32)
+    streamed, _ = read_audio(tmp_path / "out.wav")
+    assert streamed.shape == audio.shape  # aligned and as long as the input: no delay, no lost tail
+    np.testing.assert_allclose(streamed, reference, atol=1e-4)
+
+
 class _Energy(AnalyzerNode):
     type_name = "energy_meter"
 
