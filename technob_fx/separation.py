@@ -99,7 +99,7 @@ def demo_hpss(ctx: Any) -> None:
     clip = ctx.audio[:, : int(15 * ctx.sample_rate)] if ctx.quick else ctx.audio
     louder = write_audio(ctx.out_dir / "track_drums_up.wav", node(clip, ctx.sample_rate), ctx.sample_rate)
     dur = ctx.audio.shape[1] / ctx.sample_rate
-    ctx.summary["hpss"] = {"files": [p.name for p in paths.values()], "x_realtime": round(dur / secs, 1),
+    ctx.summary["hpss"] = {"files": [str(p.relative_to(ctx.out_dir)) for p in paths.values()], "x_realtime": round(dur / secs, 1),
                            "percussive_corr_drums": round(c_drums, 3), "percussive_corr_synths": round(c_synths, 3),
                            "drums_up_file": louder.name}
     ctx.log(f"  streamed HPSS -> hpss/harmonic.wav, hpss/percussive.wav ({dur / secs:.1f}x real time); the "
@@ -137,6 +137,7 @@ def demo_demucs(ctx: Any) -> None:
                           progress=ctx.progress)
     secs = time.perf_counter() - t0
     ctx.summary["demucs"] = {"model": name, "seconds_separated": round(seconds, 1),
-                             "x_realtime": round(seconds / secs, 2), "files": [p.name for p in paths.values()]}
+                             "x_realtime": round(seconds / secs, 2),
+                             "files": [str(p.relative_to(ctx.out_dir)) for p in paths.values()]}
     ctx.log(f"  {name}: {seconds:.0f} s -> {', '.join(p.name for p in paths.values())} in stems_{name}/ "
             f"({seconds / secs:.1f}x real time, windowed, streamed to disk)")
