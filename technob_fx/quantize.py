@@ -437,7 +437,7 @@ def warp_stems(
 
 
 def detect_grid(audio: np.ndarray, sr: float) -> BeatGrid:
-    """Beat grid of ``audio``: :func:`technob_fx.beats.track_beats` when available, else librosa.
+    """Beat grid of ``audio`` with :func:`technob_fx.beats.track_beats`.
 
     Parameters
     ----------
@@ -448,24 +448,19 @@ def detect_grid(audio: np.ndarray, sr: float) -> BeatGrid:
     Returns
     -------
     BeatGrid
-    """
-    x, _ = as_audio(audio, name="audio")
-    try:
-        from .beats import track_beats  # type: ignore[attr-defined]
-    except ImportError:
-        track_beats = None
-    if track_beats is not None:
-        return track_beats(x, sr)
-    import librosa
 
-    mono = x.mean(axis=0)
-    hop = 256
-    tempo, frames = librosa.beat.beat_track(y=mono, sr=sr, hop_length=hop, units="frames")
-    beats = librosa.frames_to_time(frames, sr=sr, hop_length=hop)
-    beats = np.unique(np.round(beats, 6))
-    if beats.size < 2:
+    Raises
+    ------
+    TechnobError
+        No beat in the audio (silence, noise, a held tone): give a grid instead.
+    """
+    from .beats import track_beats
+
+    x, _ = as_audio(audio, name="audio")
+    grid = track_beats(x, sr)
+    if grid.beats.size < 2:
         raise TechnobError("no beats found in the audio; give a grid (--grid-file) instead")
-    return BeatGrid(beats, beats[::4], float(np.atleast_1d(tempo)[0]), 4)
+    return grid
 
 
 # --------------------------------------------------------------------------------------------

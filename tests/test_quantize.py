@@ -267,3 +267,13 @@ def test_cli_quantize_bad_input_writes_nothing(tmp_path, drifting, capsys, extra
     assert main(["quantize", str(src), str(out), "--quiet", *extra]) == 1
     assert "technob: error:" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.json", "in.wav", "one.json"]
+
+
+def test_cli_quantize_audio_without_beats_is_refused(tmp_path, capsys):
+    from technob_fx.cli import main
+    from technob_fx.io import write_audio
+
+    src = write_audio(tmp_path / "silence.wav", np.zeros((2, SR * 4), np.float32), SR)
+    assert main(["quantize", str(src), str(tmp_path / "out.wav"), "--bpm", "128", "--quiet"]) == 1
+    assert "no beats found" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silence.wav"]
