@@ -30,8 +30,8 @@ print('PEAK_KB', _technob_peak_kb())
 """
 
 
-def run_child(code: str, timeout: float = 3600) -> tuple[float, float, str]:
-    """Run ``code`` in a fresh Python.
+def run_child(code: str, timeout: float = 3600, stderr_log: Path | None = None) -> tuple[float, float, str]:
+    """Run ``code`` in a fresh Python (its stderr appended to ``stderr_log`` when given).
 
     Returns
     -------
@@ -43,11 +43,17 @@ def run_child(code: str, timeout: float = 3600) -> tuple[float, float, str]:
         What the child printed.
     """
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code + "\n" + _PEAK_PROBE],
-                          capture_output=True, text=True, timeout=timeout)
+    argv = [sys.executable, "-c", code + "\n" + _PEAK_PROBE]
+    if stderr_log is None:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        err = proc.stderr
+    else:
+        with open(stderr_log, "a") as log:
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, text=True, timeout=timeout)
+        err = Path(stderr_log).read_text()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
+        raise RuntimeError(f"child failed: {err[-2000:]}")
     lines = proc.stdout.strip().splitlines()
     peak_kb = int(next(line for line in reversed(lines) if line.startswith("PEAK_KB")).split()[1])
     return peak_kb / 1024.0, wall, "\n".join(line for line in lines if not line.startswith("PEAK_KB"))

@@ -98,25 +98,10 @@ m = librosa.feature.melspectrogram(y=y[0, :22050 * 30], sr=sr)
 """
 
 
-HWM = """
-for _line in open("/proc/self/status"):
-    if _line.startswith("VmHWM"):
-        print("HWM_KB", _line.split()[1])
-"""
-
-
 def child(code: str) -> tuple[float, str]:
-    """Run ``code`` in a fresh Python; return (its own peak RSS MiB, stdout).
-
-    The peak is the child's ``VmHWM`` (high-water RSS of its own address space). ``ru_maxrss``
-    is not used: on Linux a child started by fork + exec inherits the parent's peak at the fork.
-    """
-    if not Path("/proc/self/status").exists():
-        peak, _, out = run_child(code)
-        return peak, out
-    _, _, out = run_child(code + HWM)
-    kb = int(next(s for s in out.splitlines() if s.startswith("HWM_KB")).split()[1])
-    return kb / 1024.0, out
+    """Run ``code`` in a fresh Python; return (its own peak RSS MiB, stdout)."""
+    peak, _, out = run_child(code)
+    return peak, out
 
 
 def _result(stdout: str) -> dict:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._util import save
+from benchmarks._util import run_child, save
 
 SR = 44100
 SEGMENT = 7.8
@@ -72,33 +72,6 @@ def make_long_file(path: Path, minutes: float) -> float:
     return written / SR
 
 
-def run_child(code: str, timeout: float = 7200, log: Path | None = None) -> tuple[float, float, str]:
-    """Run ``code`` in a fresh Python; return (peak RSS MiB, wall seconds, stdout).
-
-    The peak is the child's own ``VmHWM`` (``ru_maxrss`` would include the parent's RSS at fork
-    time on Linux, which survives ``exec``).
-    """
-    import subprocess
-    import sys
-
-    tail = ("\nfor _l in open('/proc/self/status'):\n"
-            "    if _l.startswith('VmHWM'):\n        print('PEAK_KB', _l.split()[1])\n")
-    t0 = time.perf_counter()
-    if log is None:
-        proc = subprocess.run([sys.executable, "-c", code + tail], capture_output=True, text=True, timeout=timeout)
-    else:
-        with open(log, "a") as err:
-            proc = subprocess.run([sys.executable, "-c", code + tail], stdout=subprocess.PIPE, stderr=err,
-                                  text=True, timeout=timeout)
-        proc.stderr = Path(log).read_text()
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
-    lines = proc.stdout.strip().splitlines()
-    peak_kb = int(next(line for line in reversed(lines) if line.startswith("PEAK_KB")).split()[1])
-    return peak_kb / 1024.0, wall, "\n".join(line for line in lines if not line.startswith("PEAK_KB"))
-
-
 IMPORTS = ("import sys, time, torch\ntorch.set_num_threads(2)\nfrom technob_fx.stems import load_model, separate_file, "
            "separate_stems\nfrom technob_fx.io import read_audio\nmodel = load_model('demucs_unittest')\n"
            "def hwm():\n    return [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
@@ -120,7 +93,7 @@ def demucs_memory(minutes_list: list[float], log: Path | None = None, whole_trac
                 "shifts=0, window=60.0, progress=report)\n"
                 "print('SECONDS', time.perf_counter() - t)"
             )
-            peak, _, text = run_child(code, log=log)
+            peak, _, text = run_child(code, 7200, stderr_log=log)
             secs = float(text.split("SECONDS")[1])
             out["runs"].append({"minutes": minutes, "mode": "windowed separate_file", "peak_rss_mib": peak,
                                 "seconds": secs, "x_realtime": seconds / secs})
@@ -138,7 +111,7 @@ def demucs_memory(minutes_list: list[float], log: Path | None = None, whole_trac
                 f"stems = separate_stems(audio, sr, model=model, segment={SEGMENT}, shifts=0, window=None)\n"
                 "print('SECONDS', time.perf_counter() - t)"
             )
-            peak, _, text = run_child(code, log=log)
+            peak, _, text = run_child(code, 7200, stderr_log=log)
             secs = float(text.split("SECONDS")[1])
             out["runs"].append({"minutes": minutes, "mode": "whole-track (demucs' own)", "peak_rss_mib": peak,
                                 "seconds": secs, "x_realtime": seconds / secs})
