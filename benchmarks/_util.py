@@ -59,6 +59,33 @@ def run_child(code: str, timeout: float = 3600, stderr_log: Path | None = None) 
     return peak_kb / 1024.0, wall, "\n".join(line for line in lines if not line.startswith("PEAK_KB"))
 
 
+def make_long_file(path: Path, minutes: float, *, structure: str = "short", seed: int = 2,
+                   sample_rate: int = 44100) -> float:
+    """Write ``minutes`` of a synthesised techno track, looped, as a 16-bit stereo WAV file.
+
+    Written block by block (the file is never held in memory). ``structure`` is ``"short"``
+    (28 bars) or ``"default"`` (96 bars, 3 minutes) of :mod:`technob_fx.synth`.
+
+    Returns
+    -------
+    float
+        Seconds written.
+    """
+    from technob_fx.io import AtomicAudioWriter
+    from technob_fx.synth import DEFAULT_STRUCTURE, SHORT_STRUCTURE, synth_techno
+
+    bars = SHORT_STRUCTURE if structure == "short" else DEFAULT_STRUCTURE
+    audio, _ = synth_techno(bars, bpm=128.0, seed=seed, sample_rate=sample_rate)
+    total = int(minutes * 60 * sample_rate)
+    written = 0
+    with AtomicAudioWriter(path, sample_rate, 2, bit_depth=16) as w:
+        while written < total:
+            block = audio[:, : min(audio.shape[1], total - written)]
+            w.write(block)
+            written += block.shape[1]
+    return written / sample_rate
+
+
 def save(name: str, data: dict) -> Path:
     """Write ``benchmarks/results/<name>.json``."""
     RESULTS.mkdir(exist_ok=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._util import run_child, save
+from benchmarks._util import make_long_file, run_child, save
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "annotated"
 SR = 44100
@@ -232,18 +232,6 @@ def pitch_accuracy() -> dict:
     return out
 
 
-def make_long_file(path: Path, minutes: float) -> float:
-    from technob_fx.io import write_audio
-    from technob_fx.synth import DEFAULT_STRUCTURE, synth_techno
-
-    audio, truth = synth_techno(DEFAULT_STRUCTURE, bpm=128.0, seed=0)
-    n = int(minutes * 60 * SR)
-    reps = int(np.ceil(n / audio.shape[1]))
-    long = np.concatenate([audio] * reps, axis=1)[:, :n]
-    write_audio(path, long, SR)
-    return n / SR
-
-
 def naive_librosa(path: Path, duration: float) -> dict:
     import librosa
 
@@ -287,7 +275,7 @@ def speed(minutes: float, repeats: int) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="technob-bench-") as tmp:
         path = Path(tmp) / "long.wav"
-        dur = make_long_file(path, minutes)
+        dur = make_long_file(path, minutes, structure="default", seed=0)
         short = Path(tmp) / "short.wav"
         from technob_fx.io import read_audio, write_audio
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._util import run_child, save
+from benchmarks._util import make_long_file, run_child, save
 
 SR = 44100
 
@@ -57,22 +57,6 @@ def overhead(audio: np.ndarray, repeats: int) -> dict:
         "chain_x_realtime": dur / statistics.median(t_chain),
         "goal_ratio": 1.05,
     }
-
-
-def make_long_file(path: Path, minutes: float) -> float:
-    """Write ``minutes`` of the synth track looped, as 16-bit WAV, block by block."""
-    from technob_fx.io import AtomicAudioWriter
-    from technob_fx.synth import SHORT_STRUCTURE, synth_techno
-
-    audio, _ = synth_techno(SHORT_STRUCTURE, seed=2)
-    total = int(minutes * 60 * SR)
-    written = 0
-    with AtomicAudioWriter(path, SR, 2, bit_depth=16) as w:
-        while written < total:
-            block = audio[:, : min(audio.shape[1], total - written)]
-            w.write(block)
-            written += block.shape[1]
-    return written / SR
 
 
 def streaming_rss(minutes: float) -> dict:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._util import run_child, save
+from benchmarks._util import make_long_file, run_child, save
 
 SR = 44100
 SEGMENT = 7.8
@@ -55,21 +55,6 @@ def hpss_speed(repeats: int) -> dict:
     ours, lib = dur / statistics.median(t_ours), dur / statistics.median(t_lib)
     return {"audio_seconds": dur, "x_realtime": ours, "librosa_x_realtime": lib, "speedup_vs_librosa": ours / lib,
             "latency_samples": node.latency}
-
-
-def make_long_file(path: Path, minutes: float) -> float:
-    from technob_fx.io import AtomicAudioWriter
-    from technob_fx.synth import SHORT_STRUCTURE, synth_techno
-
-    audio, _ = synth_techno(SHORT_STRUCTURE, seed=2)
-    total = int(minutes * 60 * SR)
-    written = 0
-    with AtomicAudioWriter(path, SR, 2, bit_depth=16) as w:
-        while written < total:
-            block = audio[:, : min(audio.shape[1], total - written)]
-            w.write(block)
-            written += block.shape[1]
-    return written / SR
 
 
 IMPORTS = ("import sys, time, torch\ntorch.set_num_threads(2)\nfrom technob_fx.stems import load_model, separate_file, "
