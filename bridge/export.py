@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from technob_fx.errors import DependencyError, PathError, TechnobError
-from technob_fx.io import atomic_write_text
+from technob_fx.io import atomic_path
 from technob_fx.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
 
 #: Export targets of ``technob export --to``.
@@ -390,7 +390,6 @@ def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | 
 
 
 def _write(path: Path, text: str, inputs: list[Path]) -> Path:
-    from technob_fx.io import check_output_path
-
-    check_output_path(path, inputs)
-    return atomic_write_text(path, text)
+    with atomic_path(path, inputs) as tmp:
+        tmp.write_text(text)
+    return path
