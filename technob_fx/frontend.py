@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from .audio import to_mono
+
 #: Rate of the mono analysis signal (Hz).
 ANALYSIS_SR = 22050
 #: STFT size and hop at :data:`ANALYSIS_SR` (samples): 46 ms windows, 11.6 ms hops.
@@ -258,8 +260,7 @@ class Frontend:
         """Mono mix at :data:`ANALYSIS_SR`, float32 ``(samples,)`` (soxr resampling)."""
 
         def compute() -> np.ndarray:
-            a = self.audio
-            m = a.reshape(-1) if a.ndim == 1 else (a[0] if a.shape[0] == 1 else a.mean(axis=0, dtype=np.float32))
+            m = to_mono(self.audio)
             if self.sample_rate != ANALYSIS_SR:
                 import soxr
 
@@ -501,8 +502,7 @@ class FrontendBuilder:
         if nb:
             self._powers.append(k_weighted_block_power(x[:, : nb * self._lblock], self.sample_rate, self._lblock))
         self._carry = x[:, nb * self._lblock :].copy()
-        m = block[0] if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)
-        m = np.ascontiguousarray(m, dtype=np.float32)
+        m = np.ascontiguousarray(to_mono(block), dtype=np.float32)
         if self._stream is not None:
             m = self._stream.resample_chunk(m)
         self._monos.append(np.array(m, dtype=np.float32))
