@@ -27,15 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.export import AUDIO_SUFFIXES, export, load_track_data, parse_targets
+    from bridge.export import export, load_track_data, parse_targets
     from technob_fx.errors import PathError
     from technob_fx.progress import bar
 
     targets = parse_targets(args.to)
     with bar(f"analyse {args.input.name}", enabled=None if not args.quiet else False) as cb:
         data = load_track_data(args.input, progress=cb)
-    if args.input.suffix.lower() in AUDIO_SUFFIXES and data.audio is None:
-        data.audio = args.input
     if args.audio is not None:
         data.audio = args.audio
     for item in args.stem:
