@@ -229,11 +229,11 @@ def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int) -
     """Index (0..beats_per_bar-1) of the first beat that starts a bar."""
     if beats.size < 2 * beats_per_bar:
         return 0
-    from .frontend import ANALYSIS_SR, N_MELS, hz_to_mel, mel_to_hz
+    from .frontend import mel_centres
 
     fps = frontend.fps
     lm = frontend.log_mel()
-    centres = mel_to_hz(np.linspace(hz_to_mel(0), hz_to_mel(ANALYSIS_SR / 2), N_MELS + 2))[1:-1]
+    centres = mel_centres()
     harm = (centres > 30) & (centres < 2500)
     bands = frontend.onset_bands()
     fr = np.clip(np.round(beats * fps).astype(np.int64), 0, lm.shape[0] - 1)

@@ -92,6 +92,11 @@ def mel_filterbank(sr: float, n_fft: int, n_mels: int = N_MELS, fmin: float = 0.
     return weights.astype(np.float32)
 
 
+def mel_centres() -> np.ndarray:
+    """Centre frequency (Hz) of each of the :data:`N_MELS` bands of :meth:`Frontend.mel`."""
+    return mel_to_hz(np.linspace(hz_to_mel(0), hz_to_mel(ANALYSIS_SR / 2), N_MELS + 2))[1:-1]
+
+
 def chroma_filterbank(sr: float, n_fft: int, fmin: float = 55.0, fmax: float = 4200.0) -> np.ndarray:
     """Pitch-class weights of STFT bins, ``(12, n_fft // 2 + 1)`` (0 = C).
 
@@ -356,7 +361,7 @@ class Frontend:
             lag = 2
             d = np.zeros_like(lm)
             d[lag:] = np.maximum(lm[lag:] - lm[:-lag], 0.0)
-            centres = mel_to_hz(np.linspace(hz_to_mel(0), hz_to_mel(ANALYSIS_SR / 2), N_MELS + 2))[1:-1]
+            centres = mel_centres()
             lo = centres < 200
             hi = centres > 4000
             mid = ~lo & ~hi

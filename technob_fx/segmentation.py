@@ -68,7 +68,7 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
         dB), ``harm`` (mean log-mel energy 200 Hz - 2 kHz, dB) and ``chroma`` (``(n_bars, 12)``, normalised), one row per bar ``[edges[i],
         edges[i+1])``.
     """
-    from .frontend import ANALYSIS_SR, N_MELS, hz_to_mel, mel_to_hz
+    from .frontend import mel_centres
 
     fps = frontend.fps
     bands = frontend.onset_bands()
@@ -77,7 +77,7 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
     n = lm.shape[0]
     fr = np.clip(np.round(edges * fps).astype(np.int64), 0, n)
     nb = edges.size - 1
-    centres = mel_to_hz(np.linspace(hz_to_mel(0), hz_to_mel(ANALYSIS_SR / 2), N_MELS + 2))[1:-1]
+    centres = mel_centres()
     low = centres < 200
 
     def csum(x: np.ndarray) -> np.ndarray:
