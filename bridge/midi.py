@@ -25,10 +25,11 @@ of incoming clock by a least-squares fit of tick arrival times. Ports are named 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -256,6 +257,18 @@ def _nodelay(port: Any) -> Any:
     return port
 
 
+@contextlib.contextmanager
+def _port_errors(name: str) -> Iterator[None]:
+    """Turn a failure to open MIDI port ``name`` into a one-line technob error."""
+    try:
+        yield
+    except ImportError as exc:
+        raise DependencyError(f"MIDI port {name!r}: no MIDI backend ({exc}); "
+                              "install python-rtmidi or use a host:port socket port") from None
+    except OSError as exc:
+        raise TechnobError(f"MIDI port {name!r}: cannot open ({exc})") from None
+
+
 def open_output(name: str) -> Any:
     """Open the MIDI output port ``name``: ``host:port`` connects to a ``mido.sockets`` port
     server (TCP, no MIDI backend needed), anything else is a port of mido's backend (rtmidi).
@@ -270,17 +283,12 @@ def open_output(name: str) -> Any:
     import mido
 
     addr = _socket_address(name)
-    try:
+    with _port_errors(name):
         if addr is not None:
             from mido.sockets import connect
 
             return _nodelay(connect(*addr))
         return mido.open_output(name)
-    except ImportError as exc:
-        raise DependencyError(f"MIDI port {name!r}: no MIDI backend ({exc}); "
-                              "install python-rtmidi or use a host:port socket port") from None
-    except OSError as exc:
-        raise TechnobError(f"MIDI port {name!r}: cannot open ({exc})") from None
 
 
 def open_input(name: str) -> Any:
@@ -289,15 +297,10 @@ def open_input(name: str) -> Any:
     import mido
 
     addr = _socket_address(name)
-    try:
+    with _port_errors(name):
         if addr is not None:
             return SocketInput(*addr)
         return mido.open_input(name)
-    except ImportError as exc:
-        raise DependencyError(f"MIDI port {name!r}: no MIDI backend ({exc}); "
-                              "install python-rtmidi or use a host:port socket port") from None
-    except OSError as exc:
-        raise TechnobError(f"MIDI port {name!r}: cannot open ({exc})") from None
 
 
 class SocketInput:
