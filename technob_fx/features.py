@@ -180,9 +180,12 @@ def mfcc_from_log_mel(log_mel: np.ndarray, n_mfcc: int = N_MFCC) -> np.ndarray:
     return scipy.fft.dct(log_mel.astype(np.float32), type=2, norm="ortho", axis=1)[:, :n_mfcc]
 
 
-def _bar_means(values: np.ndarray, times: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` (``(n,)`` or ``(n, k)``) over each ``[edges[i], edges[i+1])``."""
-    idx = np.searchsorted(times, edges)
+def interval_means(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Mean of the rows of ``values`` (``(n,)`` or ``(n, k)``) over each ``[idx[i], idx[i+1])``.
+
+    Each interval covers at least one row (the last one when ``idx`` runs past ``n``); float64,
+    ``(len(idx) - 1,)`` or ``(len(idx) - 1, k)``.
+    """
     v = values.astype(np.float64)
     cs = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
     a, b = idx[:-1], np.maximum(idx[1:], idx[:-1] + 1)
@@ -190,6 +193,11 @@ def _bar_means(values: np.ndarray, times: np.ndarray, edges: np.ndarray) -> np.n
     a = np.minimum(a, np.maximum(b - 1, 0))
     cnt = np.maximum(b - a, 1).reshape((-1,) + (1,) * (v.ndim - 1))
     return (cs[b] - cs[a]) / cnt
+
+
+def _bar_means(values: np.ndarray, times: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` over the frames whose ``times`` fall in each ``[edges[i], edges[i+1])``."""
+    return interval_means(values, np.searchsorted(times, edges))
 
 
 def extract_features(

@@ -68,6 +68,7 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
         dB), ``harm`` (mean log-mel energy 200 Hz - 2 kHz, dB) and ``chroma`` (``(n_bars, 12)``, normalised), one row per bar ``[edges[i],
         edges[i+1])``.
     """
+    from .features import interval_means
     from .frontend import mel_centres
 
     fps = frontend.fps
@@ -79,23 +80,13 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
     nb = edges.size - 1
     centres = mel_centres()
     low = centres < 200
-
-    def csum(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0, dtype=np.float64)])
-
-    def mean_over(cs: np.ndarray) -> np.ndarray:
-        a, b = fr[:-1], np.maximum(fr[1:], fr[:-1] + 1)
-        b = np.minimum(b, n)
-        a = np.minimum(a, b - 1)
-        return (cs[b] - cs[a]) / np.maximum(b - a, 1).reshape((-1,) + (1,) * (cs.ndim - 1))
-
     power = spec.rms.astype(np.float64) ** 2
     out = {
-        "mid": mean_over(csum(bands[1].astype(np.float64))),
-        "high": mean_over(csum(bands[2].astype(np.float64))),
-        "loud": 10 * np.log10(np.maximum(mean_over(csum(power)), 1e-10)),
-        "bass": mean_over(csum(lm[:, low].mean(axis=1).astype(np.float64))),
-        "harm": mean_over(csum(lm[:, (centres > 200) & (centres < 2000)].mean(axis=1).astype(np.float64))),
+        "mid": interval_means(bands[1], fr),
+        "high": interval_means(bands[2], fr),
+        "loud": 10 * np.log10(np.maximum(interval_means(power, fr), 1e-10)),
+        "bass": interval_means(lm[:, low].mean(axis=1), fr),
+        "harm": interval_means(lm[:, (centres > 200) & (centres < 2000)].mean(axis=1), fr),
     }
     # kick: rise of the sub-bass (30-120 Hz) log-mel energy across each beat (dB), median per bar
     kick = np.zeros(nb)
@@ -112,10 +103,7 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
     out["kick"] = np.clip(kick, 0.0, 24.0) / 24.0
     chroma, crate = frontend.chroma()
     cf = np.clip(np.round(edges * crate).astype(np.int64), 0, chroma.shape[1])
-    ccs = csum(chroma.T.astype(np.float64))
-    a, b = cf[:-1], np.minimum(np.maximum(cf[1:], cf[:-1] + 1), chroma.shape[1])
-    a = np.minimum(a, np.maximum(b - 1, 0))
-    ch = (ccs[b] - ccs[a]) / np.maximum(b - a, 1)[:, None]
+    ch = interval_means(chroma.T, cf)
     out["chroma"] = ch / np.maximum(ch.sum(axis=1, keepdims=True), 1e-9)
     return out
 
