@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -163,19 +164,59 @@ def stream_audio(
     if block_size < 1:
         raise AudioError(f"block_size must be >= 1, got {block_size}")
     with _open_read(path) as f:
-        src = f
+        target = None
         if sample_rate is not None and float(sample_rate) != f.samplerate:
-            src = f.resampled_to(check_sample_rate(sample_rate))
-        while src.tell() < src.frames:
-            try:
-                block = src.read(block_size)
-            except Exception as exc:  # noqa: BLE001
-                raise AudioError(f"{path}: decoding failed part-way ({exc})") from None
-            if block.shape[1] == 0:
-                break
-            if not np.isfinite(block).all():
-                raise AudioError(f"{path}: contains NaN or infinite samples")
-            yield block
+            target = check_sample_rate(sample_rate)
+        blocks = _decoded_blocks(f, path, block_size)
+        if target is None:
+            yield from blocks
+        else:
+            yield from _resampled_blocks(blocks, f.samplerate, target, f.num_channels, block_size)
+
+
+def _decoded_blocks(f: Any, path: str | Path, block_size: int) -> Iterator[np.ndarray]:
+    while f.tell() < f.frames:
+        try:
+            block = f.read(block_size)
+        except Exception as exc:  # noqa: BLE001
+            raise AudioError(f"{path}: decoding failed part-way ({exc})") from None
+        if block.shape[1] == 0:
+            break
+        if not np.isfinite(block).all():
+            raise AudioError(f"{path}: contains NaN or infinite samples")
+        yield block
+
+
+def _resampled_blocks(
+    blocks: Iterator[np.ndarray], rate: float, target: float, channels: int, block_size: int
+) -> Iterator[np.ndarray]:
+    # A streaming soxr resampler (HQ) over the decoded blocks, re-cut into blocks of
+    # ``block_size``: about 10x faster than pedalboard's resampling reader, same length.
+    import soxr
+
+    rs = soxr.ResampleStream(rate, target, channels, dtype="float32", quality="HQ")
+    pending: list[np.ndarray] = []
+    have = 0
+
+    def cut(final: bool) -> Iterator[np.ndarray]:
+        nonlocal pending, have
+        if not pending:
+            return
+        joined = np.concatenate(pending, axis=1)
+        stop = have if final else have - have % block_size
+        for i in range(0, stop, block_size):
+            yield np.ascontiguousarray(joined[:, i : i + block_size])
+        pending, have = [joined[:, stop:]], have - stop
+
+    for block in blocks:
+        out = rs.resample_chunk(np.ascontiguousarray(block.T)).T
+        pending.append(out)
+        have += out.shape[1]
+        if have >= block_size:
+            yield from cut(final=False)
+    pending.append(rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T)
+    have += pending[-1].shape[1]
+    yield from cut(final=True)
 
 
 def resample(audio: np.ndarray, sample_rate: float, target_rate: float) -> np.ndarray:
