@@ -40,6 +40,8 @@ from technob_fx.errors import DependencyError, TechnobError
 from technob_fx.io import atomic_path
 
 if TYPE_CHECKING:
+    from technob_fx.results import BeatGrid
+
     from .export import TrackData
 
 #: Ticks per quarter note (beat) of exported files.
@@ -160,6 +162,21 @@ def build_tempo_map(beats: np.ndarray, tempo: float, *, ppq: int = PPQ, toleranc
     return tm, lead
 
 
+def bar_layout(grid: BeatGrid, *, ppq: int = PPQ) -> tuple[TempoMap, int, list[tuple[int, int]]]:
+    """How the MIDI file and the REAPER project lay out ``grid``: :func:`build_tempo_map` (beats on
+    quarter notes) and :func:`meter_changes` (downbeats on bar lines).
+
+    Returns
+    -------
+    (TempoMap, lead, meters)
+        ``meters`` is ``[(quarter_note, numerator), ...]``.
+    """
+    tm, lead = build_tempo_map(grid.beats, grid.tempo, ppq=ppq)
+    pos = grid.beat_in_bar
+    meters = meter_changes(lead, int(pos[0]) if pos.size else 1, max(int(grid.beats_per_bar), 1))
+    return tm, lead, meters
+
+
 def _key_name(tonic: str, mode: str) -> str | None:
     minor = mode.lower().startswith("min")
     name = _MINOR_FLATS.get(tonic, tonic) if minor else _MAJOR_FLATS.get(tonic, tonic)
@@ -170,10 +187,8 @@ def build_smf(data: TrackData, *, ppq: int = PPQ) -> Any:
     """The Standard MIDI File of :mod:`bridge.midi`'s layout as a :class:`mido.MidiFile`."""
     import mido
 
-    grid = data.grid
-    bpb = max(int(grid.beats_per_bar), 1)
-    pos = grid.beat_in_bar
-    tm, lead = build_tempo_map(grid.beats, grid.tempo, ppq=ppq)
+    pos = data.grid.beat_in_bar
+    tm, lead, meters = bar_layout(data.grid, ppq=ppq)
 
     def to_track(events: list[tuple[int, int, Any]], name: str) -> Any:
         track = mido.MidiTrack()
@@ -191,7 +206,7 @@ def build_smf(data: TrackData, *, ppq: int = PPQ) -> Any:
     conductor: list[tuple[int, int, Any]] = []
     for tick, us in zip(tm.ticks, tm.us_per_beat, strict=True):
         conductor.append((tick, 0, mido.MetaMessage("set_tempo", tempo=int(us))))
-    for quarter, num in meter_changes(lead, int(pos[0]) if pos.size else 1, bpb):
+    for quarter, num in meters:
         conductor.append((quarter * ppq, 0, mido.MetaMessage(
             "time_signature", numerator=num, denominator=4, clocks_per_click=24,
             notated_32nd_notes_per_beat=8)))

@@ -63,16 +63,13 @@ def rpp_text(data: TrackData, project_dir: str | Path | None = None) -> str:
     project_dir : path, optional
         Folder the project will be saved in; media below it are written as relative paths.
     """
-    grid = data.grid
-    bpb = max(int(grid.beats_per_bar), 1)
-    from .midi import build_tempo_map, meter_changes
+    from .midi import bar_layout
 
-    pos = grid.beat_in_bar
-    tm, lead = build_tempo_map(grid.beats, grid.tempo)
+    tm, _, meters = bar_layout(data.grid)
     # (seconds, bpm, meter numerator or None) per tempo-envelope point
     points: dict[int, list] = {t: [tm.tick_to_seconds(t), 60e6 / us, None]
                                for t, us in zip(tm.ticks, tm.us_per_beat, strict=True)}
-    for quarter, num in meter_changes(lead, int(pos[0]) if pos.size else 1, bpb):
+    for quarter, num in meters:
         tick = quarter * tm.ppq
         if tick not in points:
             i = max(i for i, t in enumerate(tm.ticks) if t <= tick)
@@ -83,7 +80,7 @@ def rpp_text(data: TrackData, project_dir: str | Path | None = None) -> str:
     lines = [
         '<REAPER_PROJECT 0.1 "7.0/technob-fx" 0',
         "  RIPPLE 0",
-        f"  TEMPO {first_bpm:.10g} {ordered[0][2] or bpb} 4",
+        f"  TEMPO {first_bpm:.10g} {ordered[0][2]} 4",  # the meter at 0 (bar_layout always gives one)
         f"  SAMPLERATE {int(data.sample_rate) if data.sample_rate else 44100} 0 0",
         "  <TEMPOENVEX",
         "    ACT 1 -1",
