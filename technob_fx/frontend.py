@@ -188,6 +188,15 @@ def k_weighted_block_power(audio: np.ndarray, sr: float, block: int) -> np.ndarr
     return out
 
 
+def _centred_frames(y: np.ndarray) -> np.ndarray:
+    """``N_FFT``-sample frames every ``HOP`` of ``y`` padded by ``N_FFT // 2`` each side (a view).
+
+    Frame ``i`` is centred on sample ``i * HOP``; there is always at least one frame.
+    """
+    yp = np.pad(y, (N_FFT // 2, N_FFT // 2))
+    return np.lib.stride_tricks.sliding_window_view(yp, N_FFT)[::HOP]
+
+
 @dataclass
 class Spectral:
     """Per-frame features of one STFT pass (frames at :data:`FPS` Hz).
@@ -298,14 +307,8 @@ class Frontend:
         def compute() -> Spectral:
             import scipy.fft
 
-            y = self.mono()
-            pad = N_FFT // 2
-            yp = np.pad(y, (pad, pad))
-            n_frames = 1 + (yp.size - N_FFT) // HOP if yp.size >= N_FFT else 0
-            if n_frames <= 0:
-                yp = np.pad(yp, (0, N_FFT - yp.size))
-                n_frames = 1
-            frames = np.lib.stride_tricks.sliding_window_view(yp, N_FFT)[::HOP][:n_frames]
+            frames = _centred_frames(self.mono())
+            n_frames = frames.shape[0]
             win = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
             fb = self.get("melfb", lambda: mel_filterbank(ANALYSIS_SR, N_FFT, N_MELS))
             freqs = np.linspace(0, ANALYSIS_SR / 2, N_FFT // 2 + 1).astype(np.float32)
@@ -446,11 +449,7 @@ class Frontend:
         def compute() -> np.ndarray:
             import scipy.fft
 
-            y = self.mono()
-            yp = np.pad(y, (N_FFT // 2, N_FFT // 2))
-            if yp.size < N_FFT:
-                yp = np.pad(yp, (0, N_FFT - yp.size))
-            frames = np.lib.stride_tricks.sliding_window_view(yp, N_FFT)[::HOP]
+            frames = _centred_frames(self.mono())
             win = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
             out = np.empty((N_FFT // 2 + 1, frames.shape[0]), np.complex64)
             for i in range(0, frames.shape[0], 2048):
