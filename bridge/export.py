@@ -3,8 +3,8 @@
 :class:`TrackData` gathers what every exporter needs (beat grid, sections, key, notes, stems) from
 the shared result types of :mod:`technob_fx.results`. It is built from
 
-* an audio file, through :func:`technob_fx.analysis.analyze_file` (imported lazily: the analysis
-  stage is optional),
+* an audio file, through :func:`technob_fx.analysis.analyze_file` (imported lazily: it pulls in
+  the analysis stages),
 * an ``analysis.json`` (see :func:`read_analysis_json` for the fields read), or
 * a :class:`technob_fx.synth.SynthTruth` (tests and the demo).
 
@@ -18,13 +18,16 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from technob_fx.errors import DependencyError, PathError, TechnobError
+from technob_fx.errors import PathError, TechnobError
 from technob_fx.io import atomic_path
 from technob_fx.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
+
+if TYPE_CHECKING:
+    from technob_fx.analysis import Analysis
 
 #: Export targets of ``technob export --to``.
 TARGETS = ("reaper", "midi", "jams", "labels")
@@ -93,21 +96,13 @@ class TrackData:
         )
 
     @classmethod
-    def from_analysis(cls, analysis: Any, *, audio: str | Path | None = None,
+    def from_analysis(cls, analysis: Analysis, *, audio: str | Path | None = None,
                       stems: dict[str, Path] | None = None, name: str | None = None) -> TrackData:
-        """From a :class:`technob_fx.analysis.Analysis` (``duration``, ``sample_rate``, ``grid``,
-        ``segments``, ``key``, ``pitch`` attributes; missing ones are left empty)."""
-        segs = getattr(analysis, "segments", None)
-        if segs is None:
-            segs = Segmentation()
-        elif not isinstance(segs, Segmentation):
-            segs = Segmentation(list(segs))
-        pitch = getattr(analysis, "pitch", None)
-        notes = list(getattr(pitch, "notes", None) or [])
-        grid = analysis.grid
+        """From a :class:`technob_fx.analysis.Analysis`."""
         return cls(
-            duration=float(analysis.duration), sample_rate=float(getattr(analysis, "sample_rate", 0) or 0),
-            grid=grid, segmentation=segs, key=getattr(analysis, "key", None), notes=notes,
+            duration=float(analysis.duration), sample_rate=float(analysis.sample_rate),
+            grid=analysis.grid, segmentation=analysis.segments, key=analysis.key,
+            notes=list(analysis.pitch.notes),
             audio=Path(audio) if audio else None, stems=dict(stems or {}),
             name=name or (Path(audio).stem if audio else "track"),
         )
@@ -233,25 +228,14 @@ def read_analysis_json(path: str | Path) -> TrackData:
 
 
 def load_track_data(path: str | Path, *, progress: Callable[[float, str], None] | None = None) -> TrackData:
-    """An analysis JSON file, or an audio file analysed with :func:`technob_fx.analysis.analyze_file`.
-
-    Raises
-    ------
-    DependencyError
-        ``path`` is audio and the analysis stage is not installed.
-    """
+    """An analysis JSON file, or an audio file analysed with :func:`technob_fx.analysis.analyze_file`."""
     p = Path(path)
     if not p.exists():
         raise PathError(f"{p}: no such file")
     if p.suffix.lower() not in AUDIO_SUFFIXES:
         return read_analysis_json(p)
-    try:
-        from technob_fx.analysis import analyze_file  # type: ignore[attr-defined]
-    except ImportError:
-        raise DependencyError(
-            f"{p}: analysing audio needs technob_fx.analysis, which is not available; "
-            "pass an analysis.json instead"
-        ) from None
+    from technob_fx.analysis import analyze_file
+
     analysis = analyze_file(p, progress=progress)
     return TrackData.from_analysis(analysis, audio=p, name=p.stem)
 
