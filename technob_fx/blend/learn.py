@@ -91,7 +91,7 @@ class Model:
     loudness : dict
         ``{genre: median LUFS}``.
     info : dict
-        Counts, fingerprint of the manifest, implementations used.
+        Counts, fingerprint of the manifest.
     """
 
     sample_rate: float
@@ -185,22 +185,15 @@ def _pattern_text(p: np.ndarray) -> dict[str, str]:
 
 
 def percussive(mono: np.ndarray, sr: float) -> np.ndarray:
-    """Percussive part of a mono signal (``technob_fx.hpss`` when landed, else librosa HPSS).
+    """Percussive part of a mono signal (:class:`technob_fx.hpss.HarmonicPercussive`).
 
     Returns
     -------
     np.ndarray, float32, shape like ``mono``
     """
-    import librosa
+    from ..hpss import HarmonicPercussive
 
-    node_cls = _analysis._stage("hpss", "HarmonicPercussive")
-    if node_cls is not None:
-        try:  # the separation stage's node (whole-buffer split, aligned with the input)
-            perc = node_cls(margin_percussive=2.0).split(mono, sr)["percussive"]
-            return np.asarray(perc, np.float32).reshape(-1)[: mono.size]
-        except Exception:  # noqa: BLE001 - interface changed: use librosa
-            pass
-    return librosa.effects.percussive(np.asarray(mono, np.float32), margin=2.0).astype(np.float32)
+    return HarmonicPercussive(margin_percussive=2.0).split(mono, sr)["percussive"]
 
 
 def band_onsets(perc: np.ndarray, sr: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -549,7 +542,7 @@ def learn(
         tone_db=tone, phrases=phrases,
         loudness={g: round(float(np.median(v)), 2) for g, v in lufs.items()},
         info={"manifest": manifest_fingerprint(dataset), "chunks": {g: len(v) for g, v in picked.items()},
-              "bars": len(pats), "swing_onsets": len(swings), "analysis": _analysis.which()},
+              "bars": len(pats), "swing_onsets": len(swings)},
     )
     if save:
         model.save(dataset)
