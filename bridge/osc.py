@@ -353,10 +353,8 @@ class OscServer:
         path = self.policy.resolve(req.args[0], must_exist=True)
         engine = req.args[1] if len(req.args) > 1 else "demucs"
         out_dir = self.policy.resolve_dir(path.parent / f"{path.stem}_stems", create=True)
-        try:
-            from technob_fx.separation import separate  # type: ignore[attr-defined]
-        except ImportError:
-            raise TechnobError("separation is not available in this installation") from None
+        from technob_fx.separation import separate
+
         stems = separate(path, out_dir, engine=engine, progress=self._progress(req))
         for name, p in stems.items():
             self.send(req.sender, "/technob/stem", name, str(p))
