@@ -21,6 +21,8 @@ Masks come from the sum of the channels' magnitudes, so every channel is split t
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,20 @@ class _HPSSEngine:
         return acc[:, : k * hop]
 
 
+def _aligned(eng: _HPSSEngine, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Latency-compensated parts ``(3, channels, k)`` of a stream of ``(channels, k)`` blocks.
+
+    Pushes the blocks, then ``latency`` samples of silence, and drops the first ``latency``
+    output samples: the parts are aligned with the input and as long as it in all.
+    """
+    skip = eng.latency
+    for x in itertools.chain(blocks, [np.zeros((eng.ch, eng.latency), np.float32)]):
+        y = eng.push(x)
+        cut = min(skip, y.shape[2])
+        skip -= cut
+        yield y[:, :, cut:]
+
+
 class HarmonicPercussive(EffectNode):
     """Split audio into harmonic, percussive and residual parts and mix them with gains.
 
@@ -206,22 +222,12 @@ class HarmonicPercussive(EffectNode):
         # Latency-compensated parts of a whole buffer, ``(3, channels, samples)``. The engine is
         # fed in blocks (exact across splits), so only the output grows with the buffer, not
         # the spectrogram: a 3-minute stereo track needs ~190 MB instead of ~3 GB.
-        eng = self._new_engine(x.shape[0])
         n = x.shape[1]
         out = np.empty((3, x.shape[0], n), np.float32)
-        pos = -eng.latency  # output position of the next sample the engine gives back
-
-        def put(parts: np.ndarray) -> None:
-            nonlocal pos
-            skip = max(0, -pos)
-            start, end = pos + skip, min(pos + parts.shape[2], n)
-            if end > start:
-                out[:, :, start:end] = parts[:, :, skip : skip + end - start]
+        pos = 0
+        for parts in _aligned(self._new_engine(x.shape[0]), (x[:, i : i + block] for i in range(0, n, block))):
+            out[:, :, pos : pos + parts.shape[2]] = parts
             pos += parts.shape[2]
-
-        for i in range(0, n, block):
-            put(eng.push(x[:, i : i + block]))
-        put(eng.push(np.zeros((x.shape[0], eng.latency), np.float32)))
         return out
 
     def flush(self) -> np.ndarray:
@@ -298,26 +304,19 @@ def hpss_file(
     out.mkdir(parents=True, exist_ok=True)
     paths = {p: out / f"{p}.{fmt.lstrip('.')}" for p in parts}
     idx = [PARTS.index(p) for p in parts]
-    eng = node._new_engine(info.channels)
-    skip = eng.latency
-    done = 0
-    with contextlib.ExitStack() as stack:
-        writers = [stack.enter_context(AtomicAudioWriter(p, info.sample_rate, info.channels, inputs=[src],
-                                                         bit_depth=bit_depth)) for p in paths.values()]
 
-        def emit(y: np.ndarray) -> None:
-            nonlocal skip
-            if skip:
-                cut = min(skip, y.shape[2])
-                y = y[:, :, cut:]
-                skip -= cut
-            for w, i in zip(writers, idx, strict=True):
-                w.write(y[i])
-
+    def blocks() -> Iterator[np.ndarray]:
+        done = 0
         for block in stream_audio(src, block_size):
-            emit(eng.push(block))
+            yield block
             done += block.shape[1]
             if progress:
                 progress(min(done / info.frames, 1.0), f"HPSS {done / info.sample_rate:.0f}/{info.duration:.0f} s")
-        emit(eng.push(np.zeros((info.channels, eng.latency), np.float32)))
+
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(AtomicAudioWriter(p, info.sample_rate, info.channels, inputs=[src],
+                                                         bit_depth=bit_depth)) for p in paths.values()]
+        for y in _aligned(node._new_engine(info.channels), blocks()):
+            for w, i in zip(writers, idx, strict=True):
+                w.write(y[i])
     return paths
