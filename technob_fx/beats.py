@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio import as_audio, check_sample_rate
 from .errors import ParameterError
-from .frontend import StreamedAnalyzer
+from .frontend import StreamedAnalyzer, frontend_for
 from .node import AnalyzerNode, Param
 from .results import BeatGrid
 
@@ -42,15 +41,6 @@ if TYPE_CHECKING:
 MIN_BPM = 70.0
 MAX_BPM = 180.0
 PRIOR_BPM = 125.0
-
-
-def _frontend(audio: np.ndarray, sr: float, frontend: Frontend | None) -> Frontend:
-    from .frontend import Frontend
-
-    if frontend is not None:
-        return frontend
-    a, _ = as_audio(audio, name="audio")
-    return Frontend(a, check_sample_rate(sr))
 
 
 def beat_onset_signal(frontend: Frontend) -> np.ndarray:
@@ -309,7 +299,7 @@ def track_beats(
         raise ParameterError(f"prior_bpm must be in (0, 1000], got {prior_bpm}")
     if beats_per_bar < 1:
         raise ParameterError(f"beats_per_bar must be >= 1, got {beats_per_bar}")
-    fe = _frontend(audio, sr, frontend)
+    fe = frontend_for(audio, sr, frontend)
     key = f"beat_grid:{min_bpm:g}:{max_bpm:g}:{prior_bpm:g}:{beats_per_bar}"
     grid = fe.get(key, lambda: _track(fe, min_bpm, max_bpm, prior_bpm, beats_per_bar))
     # a copy: callers may change the grid without touching the cached one

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .frontend import StreamedAnalyzer
+from .frontend import StreamedAnalyzer, frontend_for
 from .node import AnalyzerNode, Param, Result
 
 if TYPE_CHECKING:
@@ -227,10 +227,10 @@ def extract_features(
     -------
     Features
     """
-    from .beats import _frontend, track_beats
+    from .beats import track_beats
     from .pitch import track_pitch
 
-    fe = _frontend(audio, sr, frontend)
+    fe = frontend_for(audio, sr, frontend)
     spec = fe.spectral()
     n = spec.rms.shape[0]
     times = np.arange(n) / fe.fps

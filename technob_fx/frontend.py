@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import to_mono
+from .audio import as_audio, check_sample_rate, to_mono
 
 #: Rate of the mono analysis signal (Hz).
 ANALYSIS_SR = 22050
@@ -457,6 +457,21 @@ class Frontend:
             return _readonly(out)
 
         return self.get("stft", compute)
+
+
+def frontend_for(audio: np.ndarray, sr: float, frontend: Frontend | None = None) -> Frontend:
+    """``frontend`` when given, else a new :class:`Frontend` of ``audio`` (validated first).
+
+    Raises
+    ------
+    AudioError
+        ``frontend`` is None and ``audio`` or ``sr`` is invalid (NaN/inf samples, wrong shape,
+        bad sample rate).
+    """
+    if frontend is not None:
+        return frontend
+    a, _ = as_audio(audio, name="audio")
+    return Frontend(a, check_sample_rate(sr))
 
 
 class FrontendBuilder:

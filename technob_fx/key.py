@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .frontend import StreamedAnalyzer
+from .frontend import StreamedAnalyzer, frontend_for
 from .node import AnalyzerNode
 from .results import KeyEstimate
 
@@ -67,9 +67,7 @@ def estimate_key(audio: np.ndarray, sr: float, *, frontend: Frontend | None = No
         ``tonic`` (e.g. ``"A"``), ``mode`` (``"major"``/``"minor"``) and ``confidence`` (the
         winning correlation, ``[-1, 1]``; 0 for silence or audio without pitch content).
     """
-    from .beats import _frontend
-
-    fe = _frontend(audio, sr, frontend)
+    fe = frontend_for(audio, sr, frontend)
     chroma, _ = fe.chroma()
     if chroma.shape[1] == 0:
         return KeyEstimate("C", "major", 0.0)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ParameterError
-from .frontend import StreamedAnalyzer
+from .frontend import StreamedAnalyzer, frontend_for
 from .node import AnalyzerNode, Param, Result
 from .results import NoteEvent
 
@@ -195,11 +195,9 @@ def track_pitch(
     PitchTrack
         ``times`` every 23.2 ms, ``f0`` in Hz (NaN unvoiced), ``voiced_prob`` and ``notes``.
     """
-    from .beats import _frontend
-
     if not (20.0 <= fmin < fmax <= 4000.0):
         raise ParameterError(f"pitch range must satisfy 20 <= fmin < fmax <= 4000 Hz, got [{fmin}, {fmax}]")
-    fe = _frontend(audio, sr, frontend)
+    fe = frontend_for(audio, sr, frontend)
     y = fe.mono_at(PITCH_SR)
     f0, dmin, rms = yin(y, PITCH_SR, fmin=fmin, fmax=fmax, threshold=threshold, window=WINDOW, hop=HOP)
     times = np.arange(f0.size) * HOP / PITCH_SR

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ParameterError
-from .frontend import StreamedAnalyzer
+from .frontend import StreamedAnalyzer, frontend_for
 from .node import AnalyzerNode, Param
 from .results import BeatGrid, Segment, Segmentation
 
@@ -215,11 +215,11 @@ def segment(
         Sections covering ``[0, duration]`` with labels from
         :data:`~technob_fx.results.SECTION_LABELS`; interior boundaries are downbeat times.
     """
-    from .beats import _frontend, track_beats
+    from .beats import track_beats
 
     if phrase_bars < 1 or min_bars < 1:
         raise ParameterError(f"phrase_bars and min_bars must be >= 1, got {phrase_bars}, {min_bars}")
-    fe = _frontend(audio, sr, frontend)
+    fe = frontend_for(audio, sr, frontend)
     duration = fe.duration
     if grid is None:
         grid = track_beats(fe.audio, fe.sample_rate, frontend=fe)
