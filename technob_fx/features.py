@@ -232,8 +232,8 @@ def extract_features(
 
     fe = frontend_for(audio, sr, frontend)
     spec = fe.spectral()
-    n = spec.rms.shape[0]
-    times = np.arange(n) / fe.fps
+    times = fe.frame_times()
+    n = times.size
     onset = np.asarray(fe.onset_envelope(), dtype=np.float64)
     mf = mfcc_from_log_mel(fe.log_mel())
     if pitch is None:
