@@ -64,6 +64,20 @@ IMPORTS = ("import sys, time, torch\ntorch.set_num_threads(2)\nfrom technob_fx.s
            "        print(f'{f:.2f} VmHWM {hwm()} kB {time.strftime(\"%H:%M:%S\")}', file=sys.stderr, flush=True)\n")
 
 
+def _timed_child(out: dict, src: Path, minutes: float, mode: str, label: str, setup: str, call: str,
+                 log: Path | None) -> None:
+    """Write ``minutes`` of track to ``src``, time ``call`` (after ``setup``) in a child, record a run."""
+    seconds = make_long_file(src, minutes)
+    code = IMPORTS + setup + f"t = time.perf_counter()\n{call}\nprint('SECONDS', time.perf_counter() - t)"
+    peak, _, text = run_child(code, 7200, stderr_log=log)
+    secs = float(text.split("SECONDS")[1])
+    out["runs"].append({"minutes": minutes, "mode": mode, "peak_rss_mib": peak,
+                        "seconds": secs, "x_realtime": seconds / secs})
+    print(f"  demucs_unittest {label}, {minutes:g} min: peak RSS {peak:.0f} MiB, "
+          f"{seconds / secs:.1f}x real time", flush=True)
+    src.unlink()
+
+
 def demucs_memory(minutes_list: list[float], log: Path | None = None, whole_track: bool = True) -> dict:
     out: dict = {"model": "demucs_unittest", "segment_s": SEGMENT, "window_s": 60.0, "runs": []}
     base, _, _ = run_child(IMPORTS)
@@ -71,37 +85,17 @@ def demucs_memory(minutes_list: list[float], log: Path | None = None, whole_trac
     with tempfile.TemporaryDirectory(prefix="technob-bench-sep-") as tmp:
         for minutes in minutes_list:
             src = Path(tmp) / f"long{minutes:g}.wav"
-            seconds = make_long_file(src, minutes)
-            code = IMPORTS + (
-                "t = time.perf_counter()\n"
-                f"separate_file({str(src)!r}, {str(Path(tmp) / 'stems')!r}, model=model, segment={SEGMENT}, "
-                "shifts=0, window=60.0, progress=report)\n"
-                "print('SECONDS', time.perf_counter() - t)"
-            )
-            peak, _, text = run_child(code, 7200, stderr_log=log)
-            secs = float(text.split("SECONDS")[1])
-            out["runs"].append({"minutes": minutes, "mode": "windowed separate_file", "peak_rss_mib": peak,
-                                "seconds": secs, "x_realtime": seconds / secs})
-            print(f"  demucs_unittest windowed, {minutes:g} min: peak RSS {peak:.0f} MiB, "
-                  f"{seconds / secs:.1f}x real time", flush=True)
-            src.unlink()
+            _timed_child(out, src, minutes, "windowed separate_file", "windowed", "",
+                         f"separate_file({str(src)!r}, {str(Path(tmp) / 'stems')!r}, model=model, "
+                         f"segment={SEGMENT}, shifts=0, window=60.0, progress=report)", log)
         if whole_track:
             # Last, so that the windowed runs at every length are measured first.
             minutes = minutes_list[0]
             src = Path(tmp) / f"long{minutes:g}.wav"
-            seconds = make_long_file(src, minutes)
-            code = IMPORTS + (
-                f"audio, sr = read_audio({str(src)!r})\n"
-                "t = time.perf_counter()\n"
-                f"stems = separate_stems(audio, sr, model=model, segment={SEGMENT}, shifts=0, window=None)\n"
-                "print('SECONDS', time.perf_counter() - t)"
-            )
-            peak, _, text = run_child(code, 7200, stderr_log=log)
-            secs = float(text.split("SECONDS")[1])
-            out["runs"].append({"minutes": minutes, "mode": "whole-track (demucs' own)", "peak_rss_mib": peak,
-                                "seconds": secs, "x_realtime": seconds / secs})
-            print(f"  demucs_unittest whole-track, {minutes:g} min: peak RSS {peak:.0f} MiB, "
-                  f"{seconds / secs:.1f}x real time", flush=True)
+            _timed_child(out, src, minutes, "whole-track (demucs' own)", "whole-track",
+                         f"audio, sr = read_audio({str(src)!r})\n",
+                         f"stems = separate_stems(audio, sr, model=model, segment={SEGMENT}, shifts=0, window=None)",
+                         log)
     return out
 
 
