@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, PathError
+from ..key import PITCH_CLASSES
 from ..progress import ProgressCallback
-from .genres import PITCH_CLASSES
 from .learn import BANDS, Model, step_phases
 
 #: General MIDI drum notes per band.

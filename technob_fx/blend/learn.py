@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import PathError
+from ..key import PITCH_CLASSES
 from ..progress import ProgressCallback
 from . import _analysis
-from .genres import PITCH_CLASSES
 
 MODEL_JSON = "model.json"
 MODEL_NPZ = "model.npz"
