@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pythonosc.osc_packet import OscPacket, ParseError
+
 from technob_fx.errors import TechnobError
 
 from .export import TrackData
@@ -217,8 +219,6 @@ class OscServer:
 
     def handle_datagram(self, data: bytes, sender: tuple[str, int]) -> None:
         """Parse one datagram and dispatch its messages; errors become ``/technob/error``."""
-        from pythonosc.osc_packet import OscPacket, ParseError
-
         self.received += 1
         if len(data) > MAX_INCOMING:
             self.error(sender, f"packet of {len(data)} bytes exceeds the {MAX_INCOMING}-byte limit")

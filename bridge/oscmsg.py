@@ -6,6 +6,8 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from pythonosc.osc_message_builder import OscMessageBuilder
+
 from technob_fx.errors import TechnobError
 
 #: Largest datagram we send (bytes): fits one Ethernet frame (1500 - 20 IP - 8 UDP) with room to
@@ -37,8 +39,6 @@ def osc_type(value: Any) -> str:
 
 def build(address: str, args: Iterable[OscArg] = ()) -> bytes:
     """One OSC message as bytes."""
-    from pythonosc.osc_message_builder import OscMessageBuilder
-
     b = OscMessageBuilder(address=address)
     for a in args:
         t = osc_type(a)
