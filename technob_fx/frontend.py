@@ -391,8 +391,7 @@ class Frontend:
 
         From a 4096-point STFT of the mono signal at 11 025 Hz (0.37 s windows, 2.7 Hz bins) so
         that bass notes resolve. Only spectral peaks count (magnitude minus twice its local mean over
-        17 bins), so drum noise does not smear the pitch classes. Also caches ``"chroma_mag_mean"``, the mean peak magnitude spectrum
-        of that STFT, ``(CHROMA_N_FFT // 2 + 1,)``.
+        17 bins), so drum noise does not smear the pitch classes.
         """
 
         def compute() -> tuple[np.ndarray, float]:
@@ -405,7 +404,6 @@ class Frontend:
             win = np.hanning(CHROMA_N_FFT + 1)[:-1].astype(np.float32)
             fb = chroma_filterbank(CHROMA_SR, CHROMA_N_FFT)
             out = np.empty((frames.shape[0], 12), np.float32)
-            total = np.zeros(CHROMA_N_FFT // 2 + 1)
             top = min(CHROMA_N_FFT // 2 + 1, int(np.flatnonzero(fb.any(axis=0))[-1]) + 16)
             fb = np.ascontiguousarray(fb[:, :top])
             for i in range(0, frames.shape[0], 1024):
@@ -417,8 +415,6 @@ class Frontend:
                 floor = (cs[:, k:] - cs[:, :-k]) / k
                 peaks = np.maximum(mag - 2.0 * floor, 0.0)
                 out[i : i + 1024] = peaks @ fb.T
-                total[:top] += peaks.sum(axis=0)
-            self.put("chroma_mag_mean", _readonly(total / max(frames.shape[0], 1)))
             return _readonly(np.ascontiguousarray(out.T)), CHROMA_SR / CHROMA_HOP
 
         return self.get("chroma", compute)
