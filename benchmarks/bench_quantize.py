@@ -27,22 +27,9 @@ import time
 import numpy as np
 
 from benchmarks._util import save
+from technob_fx.quantize import _kick_onsets
 
 SR = 44100
-
-
-def kick_onsets(audio: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """Onset (s) of the kick nearest each expected time, from the low band's envelope."""
-    from scipy.signal import butter, sosfilt
-
-    sos = butter(4, 120, "lp", fs=SR, output="sos")
-    env = np.abs(sosfilt(sos, audio.mean(axis=0).astype(np.float64)))
-    out = []
-    for t in expected:
-        a = max(int((t - 0.05) * SR), 0)
-        w = env[a : int((t + 0.08) * SR)]
-        out.append((a + int(np.argmax(w > 0.3 * w.max()))) / SR if w.size else np.nan)
-    return np.asarray(out)
 
 
 def naive_warp(audio: np.ndarray, tm) -> np.ndarray:  # noqa: ANN001 - TimeMap
@@ -92,10 +79,10 @@ def measure(name: str, func, audio, truth, tm, repeats: int, pad=None, pad_func=
         t0 = time.perf_counter()
         out = func()
         times.append(time.perf_counter() - t0)
-    bias = np.median(kick_onsets(audio, truth.kick_times) - truth.kick_times)
+    bias = np.median(_kick_onsets(audio, SR, truth.kick_times) - truth.kick_times)
     target = tm.map_times(truth.kick_times, audio.shape[1] / SR)
     # The 128 BPM grid itself, for the record: every target is on it.
-    err = np.abs(kick_onsets(out, target) - target - bias) * 1000
+    err = np.abs(_kick_onsets(out, SR, target) - target - bias) * 1000
     dur = audio.shape[1] / SR
     seams = seam_db(pad_func(pad), tm, audio.shape[1]) if pad_func is not None else None
     return {
