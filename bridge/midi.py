@@ -371,10 +371,8 @@ class ClockSender:
     """
 
     def __init__(self, port: Any, bpm: float, *, song_position: int = 0) -> None:
-        if not 1.0 <= bpm <= 1000.0:
-            raise TechnobError(f"clock tempo {bpm} BPM is out of range [1, 1000]")
+        self.set_tempo(bpm)
         self.port = port
-        self.bpm = float(bpm)
         self.song_position = int(song_position)
         self.pulses = 0
         self._stop = threading.Event()
