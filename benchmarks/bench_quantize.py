@@ -72,19 +72,20 @@ def seam_db(y: np.ndarray, tm, n_in: int) -> float:  # noqa: ANN001 - TimeMap
     return 10 * np.log10(level(at) / level(mid))
 
 
-def measure(name: str, func, audio, truth, tm, repeats: int, pad=None, pad_func=None) -> dict:  # noqa: ANN001
-    func()  # warm-up
+def measure(name: str, warp_fn, audio, truth, tm, repeats: int, pad=None) -> dict:  # noqa: ANN001
+    """Time ``warp_fn(audio)`` and score its kicks; with ``pad``, also the seams of ``warp_fn(pad)``."""
+    warp_fn(audio)  # warm-up
     times, out = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        out = func()
+        out = warp_fn(audio)
         times.append(time.perf_counter() - t0)
     bias = np.median(_kick_onsets(audio, SR, truth.kick_times) - truth.kick_times)
     target = tm.map_times(truth.kick_times, audio.shape[1] / SR)
     # The 128 BPM grid itself, for the record: every target is on it.
     err = np.abs(_kick_onsets(out, SR, target) - target - bias) * 1000
     dur = audio.shape[1] / SR
-    seams = seam_db(pad_func(pad), tm, audio.shape[1]) if pad_func is not None else None
+    seams = seam_db(warp_fn(pad), tm, audio.shape[1]) if pad is not None else None
     return {
         "engine": name,
         "pad_seam_db": seams,
@@ -109,23 +110,21 @@ def main(argv: list[str] | None = None) -> dict:
     tm = time_map(truth.grid, 128.0)
     on_grid = np.allclose(np.diff(tm.target), 60 / 128)
     rows = [
-        measure("pedalboard", lambda: warp(audio, SR, tm), audio, truth, tm, args.repeats,
-                pad, lambda x: warp(x, SR, tm)),
-        measure("pedalboard high_quality", lambda: warp(audio, SR, tm, high_quality=True), audio, truth, tm,
-                args.repeats, pad, lambda x: warp(x, SR, tm, high_quality=True)),
+        measure("pedalboard", lambda x: warp(x, SR, tm), audio, truth, tm, args.repeats, pad),
+        measure("pedalboard high_quality", lambda x: warp(x, SR, tm, high_quality=True), audio, truth, tm,
+                args.repeats, pad),
     ]
     if shutil.which("rubberband"):
-        rows.append(measure("rubberband", lambda: warp(audio, SR, tm, engine="rubberband"), audio, truth, tm,
-                            args.repeats, pad, lambda x: warp(x, SR, tm, engine="rubberband")))
-    rows.append(measure("naive librosa per beat", lambda: naive_warp(audio, tm), audio, truth, tm, 1,
-                        pad, lambda x: naive_warp(x, tm)))
+        rows.append(measure("rubberband", lambda x: warp(x, SR, tm, engine="rubberband"), audio, truth, tm,
+                            args.repeats, pad))
+    rows.append(measure("naive librosa per beat", lambda x: naive_warp(x, tm), audio, truth, tm, 1, pad))
     t0 = time.perf_counter()
     grid = detect_grid(audio, SR)
     detect_s = time.perf_counter() - t0
     tm_det = time_map(grid, 128.0)
-    detected = [measure("pedalboard (detected grid)", lambda: warp(audio, SR, tm_det), audio, truth, tm_det, 1)]
+    detected = [measure("pedalboard (detected grid)", lambda x: warp(x, SR, tm_det), audio, truth, tm_det, 1)]
     if shutil.which("rubberband"):
-        detected.append(measure("rubberband (detected grid)", lambda: warp(audio, SR, tm_det, engine="rubberband"),
+        detected.append(measure("rubberband (detected grid)", lambda x: warp(x, SR, tm_det, engine="rubberband"),
                                 audio, truth, tm_det, 1))
     base = rows[-1]["x_realtime"]
     for r in rows + detected:
