@@ -2,8 +2,8 @@
 
 :func:`generate` picks a Lo-Fi tempo from the learned range, chops the learned classical phrases,
 shifts each to one key (the most common key of the phrases), warps each onto the tempo grid
-(beat by beat with :mod:`technob_fx.quantize` when it is available, else one uniform
-``pedalboard.time_stretch``), arranges sections (intro, A, B, outro) with the learned per-bar
+(beat by beat with :func:`technob_fx.quantize.warp`; one uniform ``pedalboard.time_stretch`` for
+a phrase whose beats quantize refuses to stretch that far), arranges sections (intro, A, B, outro) with the learned per-bar
 drum patterns played on the one-shot hits sliced from the Lo-Fi recordings (with the learned
 swing), applies the learned tone (EQ curve) and the shipped ``lofi`` preset.
 
@@ -110,26 +110,19 @@ def _warp_phrase(x: np.ndarray, sr: float, beats: np.ndarray, bpm: float, semito
     """Put a phrase's beats on a ``bpm`` grid and shift it by ``semitones``."""
     import pedalboard
 
-    n_beats = beats.size - 1
-    target = n_beats * 60.0 / bpm
-    engine = "pedalboard.time_stretch"
-    y = None
-    try:
-        from .. import quantize  # the quantization stage, when it has landed
+    from .. import quantize
 
-        tm = quantize.time_map(beats, bpm)
-        y = quantize.warp(x, sr, tm)
-        engine = "technob_fx.quantize.warp"
-    except Exception:  # noqa: BLE001 - not landed or not applicable: uniform stretch
-        y = None
-    if y is None:
-        factor = float(beats[-1] - beats[0]) / target
+    try:
+        y = quantize.warp(x, sr, quantize.time_map(beats, bpm))
+    except ParameterError:  # a beat stretched beyond quantize's limit: one uniform stretch
+        factor = float(beats[-1] - beats[0]) / ((beats.size - 1) * 60.0 / bpm)
         y = pedalboard.time_stretch(np.ascontiguousarray(x), sr, stretch_factor=factor,
                                     pitch_shift_in_semitones=float(semitones))
-    elif semitones:
+        return np.asarray(y, np.float32), "pedalboard.time_stretch"
+    if semitones:
         y = pedalboard.time_stretch(np.ascontiguousarray(y, dtype=np.float32), sr, stretch_factor=1.0,
                                     pitch_shift_in_semitones=float(semitones))
-    return np.asarray(y, np.float32), engine
+    return np.asarray(y, np.float32), "technob_fx.quantize.warp"
 
 
 def _eq(x: np.ndarray, sr: float, freqs: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
