@@ -435,6 +435,8 @@ def separate_stems(
     ParameterError
         Bad option or unavailable device.
     """
+    from .io import resample
+
     x, was_mono = as_audio(audio, name="audio to separate")
     rate = check_sample_rate(sr)
     _check_options(shifts, overlap, window or 1.0, crossfade if window else 0.0, segment)
@@ -443,8 +445,6 @@ def separate_stems(
     msr = int(net.samplerate)
     y = match_channels(x, net.audio_channels)
     if rate != msr:
-        from .io import resample
-
         y = resample(y, rate, msr)
     ref = y.mean(axis=0)
     norm = (float(ref.mean()), float(ref.std()) or 1.0)
@@ -459,11 +459,9 @@ def separate_stems(
     for k, name in enumerate(net.sources):
         s = stems[k]
         if rate != msr:
-            from .io import resample
-
             s = resample(s, msr, rate)
             s = s[:, : x.shape[1]] if s.shape[1] >= x.shape[1] else np.pad(s, ((0, 0), (0, x.shape[1] - s.shape[1])))
-        s = match_channels(s, x.shape[0]) if x.shape[0] != s.shape[0] else s
+        s = match_channels(s, x.shape[0])
         out[name] = restore_layout(np.ascontiguousarray(s, dtype=np.float32), was_mono)
     return out
 
@@ -541,7 +539,7 @@ def separate_file(
     from .io import AtomicAudioWriter, audio_info, stream_audio
 
     src = Path(path)
-    info = audio_info(src)  # fails early on a missing / corrupt input
+    audio_info(src)  # fails early on a missing / corrupt input
     _check_options(shifts, overlap, window, crossfade, segment)
     dev = check_device(device)
     net = model if not isinstance(model, str) else load_model(model, repo)  # before any output exists
@@ -564,7 +562,6 @@ def separate_file(
                                 progress=progress):
             for k, w in enumerate(writers):
                 w.write(part[k])
-    del info
     return paths
 
 
