@@ -87,18 +87,6 @@ class Features(Result):
     BAR_KEYS = ("bar_times", "bar_onset", "bar_rms_db", "bar_centroid", "bar_flatness", "bar_lufs",
                 "bar_pitch", "bar_mfcc")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form; NaN (unvoiced f0, bars without pitch) becomes ``null``."""
-
-        def fix(v: Any) -> Any:
-            if isinstance(v, list):
-                return [fix(x) for x in v]
-            if isinstance(v, float) and not np.isfinite(v):
-                return None
-            return v
-
-        return {k: fix(v) for k, v in super().to_dict().items()}
-
     def summary(self) -> dict[str, float]:
         """Scalar summary: integrated loudness, loudness range, mean RMS/centroid/flatness/onset."""
         # EBU Tech 3342 loudness range: short-term values gated at -70 LUFS and 20 LU below their

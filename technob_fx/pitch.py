@@ -58,12 +58,6 @@ class PitchTrack(Result):
         """Boolean voicing per frame, ``(n_frames,)``."""
         return np.isfinite(self.f0)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form; f0's NaNs become ``null``."""
-        d = super().to_dict()
-        d["f0"] = [None if not np.isfinite(v) else float(v) for v in self.f0]
-        return d
-
 
 def _median_filter(x: np.ndarray, k: int) -> np.ndarray:
     if x.size < k:
