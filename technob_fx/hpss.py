@@ -40,6 +40,11 @@ def _odd(k: int) -> int:
     return int(k) if int(k) % 2 else int(k) + 1
 
 
+def _latency(n_fft: int, kernel_h: int) -> int:
+    """Streaming delay, samples: the time median's look-ahead (``kernel // 2`` hops) plus a frame."""
+    return _odd(kernel_h) // 2 * (n_fft // 4) + n_fft
+
+
 class _HPSSEngine:
     """Block-in, block-out HPSS state machine (fixed latency, exact across block splits)."""
 
@@ -57,7 +62,7 @@ class _HPSSEngine:
         self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
         # Hann analysis x Hann synthesis at hop n_fft/4 sums to 1.5: normalise.
         self.synth = (self.window / 1.5).astype(np.float32)
-        self.latency = self.h * self.hop + n_fft
+        self.latency = _latency(n_fft, kernel_h)
         nb = n_fft // 2 + 1
         # Input: zero prefix so the first frame ends one hop into the signal.
         self.inbuf = np.zeros((channels, n_fft - self.hop), np.float32)
@@ -181,7 +186,7 @@ class HarmonicPercussive(EffectNode):
     @property
     def latency(self) -> int:
         """Delay of the streamed output, samples (independent of the sample rate)."""
-        return _odd(self.harmonic_kernel) // 2 * (self.n_fft // 4) + self.n_fft
+        return _latency(self.n_fft, self.harmonic_kernel)
 
     def _parameter_changed(self, key: str) -> None:
         if key in self._STRUCTURAL:
