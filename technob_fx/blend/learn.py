@@ -128,7 +128,7 @@ class Model:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``model.json`` and ``model.npz`` atomically; returns the json path."""
-        from ..io import atomic_path, atomic_write_text
+        from ..io import atomic_write_bytes, atomic_write_text
 
         out_dir = Path(out_dir)
         arrays: dict[str, np.ndarray] = {"patterns": self.patterns.astype(np.float32),
@@ -140,8 +140,7 @@ class Model:
                 arrays[f"hit_{band}_{i}"] = h.astype(np.float32)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        with atomic_path(out_dir / MODEL_NPZ) as tmp:
-            tmp.write_bytes(buf.getvalue())
+        atomic_write_bytes(out_dir / MODEL_NPZ, buf.getvalue())
         meta = {"sample_rate": self.sample_rate, "tempo": self.tempo, "swing": self.swing,
                 "pattern_counts": self.pattern_counts, "tone_genres": sorted(self.tone_db),
                 "hits": {b: len(h) for b, h in self.hits.items()}, "loudness": self.loudness,
