@@ -259,6 +259,11 @@ def _source_dir(out: Path, src: Source) -> Path:
     return out / "chunks" / src.genre / src.source_id
 
 
+def _chunk_done(d: Path, index: int) -> bool:
+    """Chunk ``index`` of source folder ``d`` has its wav, npy and (last written) json row."""
+    return all((d / f"c{index:05d}{ext}").exists() for ext in (".wav", ".npy", ".json"))
+
+
 def _marker_ok(out: Path, src: Source) -> bool:
     """The source's done marker matches the file and every chunk it lists is complete."""
     d = _source_dir(out, src)
@@ -268,8 +273,7 @@ def _marker_ok(out: Path, src: Source) -> bool:
         return False
     if marker.get("size") != src.size or marker.get("mtime_ns") != src.mtime_ns:
         return False
-    return all((d / f"c{i:05d}{ext}").exists() for i in range(int(marker.get("chunks", -1)))
-               for ext in (".wav", ".npy", ".json"))
+    return all(_chunk_done(d, i) for i in range(int(marker.get("chunks", -1))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,10 +326,6 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     buf: np.ndarray | None = None
     fill, index, written, total = 0, 0, 0, 0
 
-    def done_already(i: int) -> bool:
-        stem = d / f"c{i:05d}"
-        return all(Path(f"{stem}{ext}").exists() for ext in (".wav", ".npy", ".json"))
-
     try:
         for block in stream_audio(src.path, block_size, sample_rate=config.sample_rate):
             total += block.shape[1]
@@ -338,14 +338,14 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
                 fill += take
                 pos += take
                 if fill == n:
-                    if not done_already(index):
+                    if not _chunk_done(d, index):
                         _write_chunk(out, src, index, buf, n, config)
                         written += 1
                     index += 1
                     fill = 0
         if buf is not None and fill > 0:
             buf[:, fill:] = 0.0
-            if not done_already(index):
+            if not _chunk_done(d, index):
                 _write_chunk(out, src, index, buf, fill, config)
                 written += 1
             index += 1
