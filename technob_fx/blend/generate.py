@@ -142,22 +142,15 @@ def lofi_chain(blend: float, sr: float, seed: int):  # noqa: ANN201 - technob_fx
     """The shipped ``lofi`` preset with its settings scaled by ``blend``."""
     from ..chain import Chain
 
-    chain = Chain.from_preset("lofi")
     top = min(0.45 * sr, 16000.0)
-    settings = {
+    return Chain.from_preset("lofi", overrides={
         "dull.cutoff_frequency_hz": float(top * (5200.0 / top) ** blend) if top > 5200 else top,
         "crush.bit_depth": 16.0 - 6.0 * blend,
         "tape.depth_ms": 1.6 * blend,
         "vinyl.hiss_db": -90.0 + 40.0 * blend,
         "vinyl.crackle_db": -90.0 + 64.0 * blend,
         "vinyl.seed": int(seed) % (2**31 - 1),
-    }
-    for k, v in settings.items():
-        try:
-            chain.set_parameter(k, v)
-        except Exception:  # noqa: BLE001 - a preset edited by the user may lack an element
-            pass
-    return chain
+    })
 
 
 def _loudness_gain(audio: np.ndarray, sr: float, target_lufs: float) -> float:
