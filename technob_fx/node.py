@@ -439,6 +439,9 @@ class EffectNode(Node):
 
     #: Split calls into ``buffer_size`` blocks before :meth:`process_block`.
     blockwise: ClassVar[bool] = False
+    #: Set (to the reason) by nodes that need the whole track in one call: a stream of
+    #: ``reset=False`` blocks is then refused with an ``AudioError`` naming the node.
+    whole_buffer_only: ClassVar[str | None] = None
 
     def process_block(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
         """Transform one block.
@@ -457,6 +460,8 @@ class EffectNode(Node):
         raise NotImplementedError
 
     def _run(self, audio, sample_rate, buffer_size, *, reset, frontend):  # noqa: ANN001
+        if not reset and self.whole_buffer_only:
+            raise AudioError(f"{self.name}: {self.whole_buffer_only}")
         if not self.blockwise or audio.shape[1] <= buffer_size:
             out = self.process_block(audio, sample_rate)
         else:

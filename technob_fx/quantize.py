@@ -480,6 +480,8 @@ class Quantize(EffectNode):
     """
 
     type_name = "quantize"
+    whole_buffer_only = ("quantize changes the audio's length and needs the whole track; "
+                         "call it with reset=True (it cannot stream block by block)")
     target_bpm = Param(float, 128.0, MIN_BPM, MAX_BPM, unit="BPM", doc="tempo of the output grid")
     unit = Param(str, "beat", choices=tuple(UNITS), doc="anchor every beat, bar or 16th")
     strength = Param(float, 1.0, 0.0, 1.0, unit="fraction", doc="0 keeps the timing, 1 = fully on the grid (100 %)")
@@ -493,14 +495,6 @@ class Quantize(EffectNode):
         super().__init__(name=name, **params)
         self.grid = grid
         self.time_map: TimeMap | None = None
-
-    def _run(self, audio, sample_rate, buffer_size, *, reset, frontend):  # noqa: ANN001
-        if not reset:
-            raise AudioError(
-                f"{self.name}: quantize changes the audio's length and needs the whole track; "
-                "call it with reset=True (it cannot stream block by block)"
-            )
-        return super()._run(audio, sample_rate, audio.shape[1] + 1, reset=reset, frontend=frontend)
 
     def process_block(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
         grid = self.grid if self.grid is not None else detect_grid(audio, sample_rate)

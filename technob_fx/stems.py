@@ -580,6 +580,8 @@ class DemucsSeparator(EffectNode):
     """
 
     type_name = "demucs"
+    whole_buffer_only = ("demucs needs the whole track (reset=True); "
+                         "use technob_fx.stems.separate_file to stream a long file")
     model = Param(str, "htdemucs", doc="demucs model name (htdemucs, htdemucs_6s, demucs_unittest, ...)")
     repo = Param(str, "", doc="local folder of model weights ('' = cache / hub)")
     device = Param(str, "cpu", doc="cpu, cuda or mps")
@@ -595,12 +597,6 @@ class DemucsSeparator(EffectNode):
     def __init__(self, *, name: str | None = None, **params: Any) -> None:
         super().__init__(name=name, **params)
         self.stems: dict[str, np.ndarray] = {}
-
-    def _run(self, audio, sample_rate, buffer_size, *, reset, frontend):  # noqa: ANN001
-        if not reset:
-            raise AudioError(f"{self.name}: demucs needs the whole track (reset=True); "
-                             "use technob_fx.stems.separate_file to stream a long file")
-        return super()._run(audio, sample_rate, audio.shape[1] + 1, reset=reset, frontend=frontend)
 
     def process_block(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
         self.stems = separate_stems(audio, sample_rate, model=self.model, repo=self.repo or None,
