@@ -37,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
         from ..blend.classifier import CHECKPOINT, GenreClassifier, train_classifier
         from ..io import read_audio
 
-        if not (args.dataset / CHECKPOINT).exists():
-            train_classifier(args.dataset)
-        clf = GenreClassifier.load(args.dataset)
+        if (args.dataset / CHECKPOINT).exists():
+            clf = GenreClassifier.load(args.dataset)
+        else:
+            clf, _ = train_classifier(args.dataset)
         audio, sr = read_audio(g.files["mix"])
         probs = clf.predict_proba(audio, sr)
         print("classifier: " + ", ".join(f"{k} {v:.3f}" for k, v in probs.items()))
