@@ -19,6 +19,8 @@ from .track import TrackData, load_track_data, read_analysis_json  # noqa: F401 
 
 #: Export targets of ``technob export --to``.
 TARGETS = ("reaper", "midi", "jams", "labels")
+#: DJ-software collections (:mod:`bridge.dj`), written only when named (they need the audio file).
+DJ_TARGETS = ("rekordbox", "traktor")
 
 # --------------------------------------------------------------------------------------------
 # Labels and JAMS
@@ -112,8 +114,8 @@ def parse_targets(items: Iterable[str] | str | None) -> list[str]:
             if t == "all":
                 out.extend(x for x in TARGETS if x not in out)
                 continue
-            if t not in TARGETS:
-                raise TechnobError(f"unknown export target {t!r}; choose from {', '.join(TARGETS)}")
+            if t not in TARGETS + DJ_TARGETS:
+                raise TechnobError(f"unknown export target {t!r}; choose from {', '.join(TARGETS + DJ_TARGETS)}")
             if t not in out:
                 out.append(t)
     return out or list(TARGETS)
@@ -150,6 +152,12 @@ def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | 
                 _write(out / f"{data.name}_sections.txt", labels_text(data.segments), inputs),
                 _write(out / f"{data.name}_beats.txt", beat_labels_text(data.grid), inputs),
             ]
+        elif target in DJ_TARGETS:
+            from .dj import DJTrack, write_rekordbox, write_traktor
+
+            dj = [DJTrack(data)]
+            written[target] = [write_rekordbox(dj, out / f"{data.name}.xml") if target == "rekordbox"
+                               else write_traktor(dj, out / f"{data.name}.nml")]
     return written
 
 

@@ -15,7 +15,7 @@ import sys
 #: Subcommand modules under technob_fx.cli.commands, in help order.
 COMMANDS = (
     "render", "presets", "demo", "analyze", "separate", "quantize",
-    "export", "bridge", "dataset", "generate",
+    "export", "bridge", "dataset", "generate", "batch", "catalog",
 )  # fmt: skip
 
 

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", type=Path, help="audio file or analysis .json (never modified)")
     p.add_argument("--to", action="append", default=None, metavar="FORMAT",
-                   help="reaper, midi, jams, labels or all; comma-separated or repeated (default: all)")
+                   help="reaper, midi, jams, labels, rekordbox (NAME.xml), traktor (NAME.nml) or all (the "
+                   "first four); comma-separated or repeated (default: all)")
     p.add_argument("-o", "--out-dir", type=Path, required=True, help="folder to write into (created)")
     p.add_argument("--stem", action="append", default=[], metavar="NAME=PATH",
                    help="a stem audio file for the REAPER project (repeatable); adds to the JSON's stems")
