@@ -23,7 +23,7 @@ One code path for one machine and a cluster: without ``cluster`` the work runs o
   ``distributed.scheduler.allowed-failures`` times; after that the file is recorded as failed).
 * **GPU workers.** Demucs tasks with ``device="cuda"`` ask for one ``GPU`` worker resource
   (start such workers with ``dask worker ... --resources GPU=1``); the model is loaded once per
-  worker by the :class:`ModelCache` worker plugin, not per task.
+  worker by the :class:`~technob_fx.catalog.workers.ModelCache` worker plugin, not per task.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import contextlib
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +50,8 @@ log = logging.getLogger(__name__)
 LIST_SUFFIXES = (".txt", ".m3u", ".m3u8", ".lst")
 #: Longest error text kept for a failed file.
 _ERROR_CHARS = 500
+#: Submissions of one file before a cluster-side error (not a bad file) is recorded as its failure.
+_ATTEMPTS = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,62 +176,11 @@ def hash_task(path: str, size: int, mtime_ns: int, catalog_dir: str, settings: d
             "status": "dry-run", "analyzed_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
-class ModelCache:
-    """Worker plugin holding the demucs models a worker has loaded (one load per worker).
-
-    Registered by :func:`run_batch` for demucs jobs; a task gets the model with
-    :func:`worker_model`. ``loads`` counts the loads on this worker.
-    """
-
-    name = "technob-model-cache"
-
-    def __init__(self) -> None:
-        self.models: dict[tuple[str, str | None, str], Any] = {}
-        self.loads = 0
-        self._lock: threading.Lock | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"models": {}, "loads": 0, "_lock": None}
-
-    def setup(self, worker: Any) -> None:  # noqa: D401 - WorkerPlugin hook
-        """Called by the worker when the plugin is registered."""
-        self._lock = threading.Lock()
-
-    def teardown(self, worker: Any) -> None:
-        """Drop the models when the worker closes."""
-        self.models.clear()
-
-    def get(self, name: str, repo: str | None, device: str) -> Any:
-        """The model ``name`` on ``device``, loaded on first use."""
-        from ..stages.stems import load_model
-
-        if self._lock is None:
-            self._lock = threading.Lock()
-        key = (name, repo, device)
-        with self._lock:
-            if key not in self.models:
-                model = load_model(name, repo)
-                if device != "cpu":
-                    model.to(device)
-                self.models[key] = model
-                self.loads += 1
-            return self.models[key]
-
-
 def worker_model(name: str, repo: str | None, device: str) -> Any:
-    """A demucs model from the current worker's :class:`ModelCache` (or loaded here, off a worker)."""
-    try:
-        from distributed import get_worker
+    """A demucs model from the current worker's :class:`~technob_fx.catalog.workers.ModelCache`."""
+    from .workers import worker_model as get
 
-        plugin = get_worker().plugins.get(ModelCache.name)
-    except (ImportError, ValueError):
-        plugin = None
-    if plugin is None:
-        plugin = _LOCAL_CACHE
-    return plugin.get(name, repo, device)
-
-
-_LOCAL_CACHE = ModelCache()
+    return get(name, repo, device)
 
 
 def separate_task(path: str, size: int, mtime_ns: int, catalog_dir: str, settings: dict[str, Any],
@@ -410,7 +360,7 @@ class BatchReport:
 
 @contextlib.contextmanager
 def connect(cluster: str | None = None, jobs: int | None = None,
-            resources: dict[str, float] | None = None) -> Iterator[Any]:
+            resources: dict[str, float] | None = None, timeout: float = 15.0) -> Iterator[Any]:
     """A :class:`distributed.Client`: to the scheduler at ``cluster``, or to a new LocalCluster.
 
     Parameters
@@ -420,6 +370,8 @@ def connect(cluster: str | None = None, jobs: int | None = None,
         ``jobs`` worker processes, one thread each (default: the CPU count).
     resources : dict, optional
         Resources each local worker offers (``{"GPU": 1}`` for demucs on CUDA).
+    timeout : float
+        Seconds to wait for the scheduler at ``cluster``.
 
     Raises
     ------
@@ -430,7 +382,7 @@ def connect(cluster: str | None = None, jobs: int | None = None,
 
     if cluster:
         try:
-            client = Client(cluster, timeout="15s")
+            client = Client(cluster, timeout=f"{timeout}s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise TechnobError(f"cannot reach the Dask scheduler at {cluster} ({_one_line(exc)})") from None
         try:
@@ -465,8 +417,10 @@ def _check_shared(client: Any, folder: Path) -> int:
 class _LazyClient:
     """Connects (or starts the local cluster) on first use: a run with nothing to do starts nothing."""
 
-    def __init__(self, client: Any, cluster: str | None, jobs: int | None, job: Any, folder: Path) -> None:
+    def __init__(self, client: Any, cluster: str | None, jobs: int | None, job: Any, folder: Path,
+                 timeout: float) -> None:
         self._given, self._cluster, self._jobs, self._job, self._folder = client, cluster, jobs, job, folder
+        self._timeout = timeout
         self._stack = contextlib.ExitStack()
         self.client: Any = None
         self.n_workers = 0
@@ -478,9 +432,11 @@ class _LazyClient:
             client = self._given
             if client is None:
                 client = self._stack.enter_context(
-                    connect(self._cluster, self._jobs, job.resources if not self._cluster else None))
+                    connect(self._cluster, self._jobs, job.resources if not self._cluster else None, self._timeout))
             self.n_workers = _check_shared(client, self._folder)
             if isinstance(job, SeparateJob) and job.engine == "demucs":
+                from .workers import ModelCache
+
                 client.register_plugin(ModelCache(), name=ModelCache.name)
             self.threads = sum(client.nthreads().values()) or 1
             self.client = client
@@ -502,6 +458,7 @@ def run_batch(
     window: int | None = None,
     progress: Callable[[BatchProgress], None] | None = None,
     client: Any = None,
+    connect_timeout: float = 15.0,
 ) -> BatchReport:
     """Run ``job`` on every input file not already in the catalogue, on Dask.
 
@@ -527,6 +484,8 @@ def run_batch(
         ``progress(BatchProgress)`` after every result or skip.
     client : distributed.Client, optional
         Use this client instead of connecting (tests, notebooks).
+    connect_timeout : float
+        Seconds to wait for the scheduler at ``cluster``.
 
     Returns
     -------
@@ -556,7 +515,7 @@ def run_batch(
         if progress is not None:
             progress(state)
 
-    conn = _LazyClient(client, cluster, jobs, job, folder)
+    conn = _LazyClient(client, cluster, jobs, job, folder, connect_timeout)
     try:
         interrupted = _loop(conn, job, iter_inputs(inputs, recursive=recursive), catalog, folder, skey,
                             retry_failed, window, state, failures, notify)
@@ -577,38 +536,49 @@ def _loop(conn: _LazyClient, job: Any, paths: Iterator[Path], catalog: Catalog, 
     from distributed import as_completed
 
     holder: list[Any] = []  # the as_completed iterator, made with the first task (it needs a client)
-    in_flight: dict[str, tuple[Any, Path]] = {}
+    in_flight: dict[str, tuple[Any, Path, os.stat_result, int]] = {}  # key -> (future, path, stat, attempt)
     settings = job.settings
+
+    def failed(p: Path, error: str) -> dict[str, Any]:
+        if job.kind == "separate":
+            return {"path": str(p), "engine": job.engine, "model": job.model if job.engine == "demucs" else "",
+                    "status": "failed", "error": error}
+        return failure_row(p, size=None, mtime_ns=None, hash_=None, skey=skey, error=error)
+
+    def record(p: Path, row: dict[str, Any]) -> None:
+        if job.record(catalog, row):
+            state.done += 1
+        else:
+            state.failed += 1
+            failures.append((str(p), row.get("error") or ""))
+            state.last_error = f"{p.name}: {row.get('error')}"
+        state.in_flight = len(in_flight)
+        notify()
+
+    def submit(p: Path, st: os.stat_result, attempt: int) -> None:
+        fut = conn.get().submit(job.task, str(p), st.st_size, st.st_mtime_ns, str(folder), settings, skey,
+                                key=f"technob-{job.kind}-{uuid.uuid4().hex}", pure=False, resources=job.resources)
+        in_flight[fut.key] = (fut, p, st, attempt)
+        if holder:
+            holder[0].add(fut)
+        else:
+            holder.append(as_completed([fut]))
 
     def submit_more() -> None:
         while conn.client is None or len(in_flight) < int(window or max(4, 2 * conn.threads)):
             p = next(paths, None)
             if p is None:
-                return
+                break
             try:
                 st = p.stat()
             except OSError as exc:
-                row = failure_row(p, size=None, mtime_ns=None, hash_=None, skey=skey, error=_one_line(exc))
-                if job.kind == "separate":
-                    row = {"path": str(p), "engine": job.engine, "model": job.model if job.engine == "demucs" else "",
-                           "status": "failed", "error": row["error"]}
-                job.record(catalog, row)
-                state.failed += 1
-                failures.append((str(p), row["error"]))
-                notify()
+                record(p, failed(p, _one_line(exc)))
                 continue
             if job.is_current(catalog, p, st, skey, retry_failed):
                 state.skipped += 1
                 notify()
                 continue
-            fut = conn.get().submit(job.task, str(p), st.st_size, st.st_mtime_ns, str(folder), settings, skey,
-                                key=f"technob-{job.kind}-{uuid.uuid4().hex}", pure=False,
-                                resources=job.resources)
-            in_flight[fut.key] = (fut, p)
-            if holder:
-                holder[0].add(fut)
-            else:
-                holder.append(as_completed([fut]))
+            submit(p, st, 1)
         state.in_flight = len(in_flight)
 
     try:
@@ -616,28 +586,25 @@ def _loop(conn: _LazyClient, job: Any, paths: Iterator[Path], catalog: Catalog, 
         if not holder:
             return False  # nothing to do
         for fut in holder[0]:
-            p = in_flight.pop(fut.key)[1]
+            _, p, st, attempt = in_flight.pop(fut.key)
             try:
                 row = fut.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker after repeated worker deaths, comm errors
-                row = failure_row(p, size=None, mtime_ns=None, hash_=None, skey=skey,
-                                  error=f"the task failed on the cluster ({_one_line(exc)})")
-                if job.kind == "separate":
-                    row = {"path": str(p), "engine": job.engine, "model": job.model if job.engine == "demucs" else "",
-                           "status": "failed", "error": row["error"]}
-            fut.release()
-            if job.record(catalog, row):
-                state.done += 1
+            except Exception as exc:  # noqa: BLE001 - KilledWorker, a result lost with its worker, comm errors
+                fut.release()
+                if type(exc).__name__ != "KilledWorker" and attempt < _ATTEMPTS:
+                    log.warning("%s: %s; submitting it again", p, _one_line(exc))
+                    submit(p, st, attempt + 1)
+                    continue
+                what = ("the workers running it died" if type(exc).__name__ == "KilledWorker"
+                        else f"the task failed on the cluster {attempt} times")
+                row = failed(p, f"{what} ({_one_line(exc)})")
             else:
-                state.failed += 1
-                failures.append((str(p), row.get("error") or ""))
-                state.last_error = f"{p.name}: {row.get('error')}"
-            state.in_flight = len(in_flight)
-            notify()
+                fut.release()
+            record(p, row)
             submit_more()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
-            conn.get().cancel([f for f, _ in in_flight.values()], force=True)
+            conn.get().cancel([v[0] for v in in_flight.values()], force=True)
         in_flight.clear()
         return True
     return False

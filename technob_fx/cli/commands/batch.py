@@ -20,6 +20,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="worker processes of the local cluster (default: CPU count)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://HOST:8786 (default: a local cluster)")
+    p.add_argument("--connect-timeout", type=float, default=15.0, metavar="S",
+                   help="seconds to wait for the --cluster scheduler (default 15)")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--retry-failed", action="store_true", help="try files recorded as failed again")
     p.add_argument("--window", type=int, default=None, metavar="N",
@@ -54,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--model", default="htdemucs", help="demucs model (default htdemucs)")
     s.add_argument("--repo", default=None, help="local folder with demucs weights, seen by every worker")
     s.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+    s.add_argument("--shifts", type=int, default=1, help="demucs random shifts averaged (default 1; 0 = fastest)")
+    s.add_argument("--segment", type=float, default=None, help="demucs segment length, s (default: the model's)")
     s.add_argument("--stems-dir", type=Path, default=None, help="where the stem folders go (default CATALOG/stems)")
     s.add_argument("--format", dest="fmt", default="wav", choices=("wav", "flac", "aiff", "ogg", "mp3"),
                    help="output format (default wav)")
@@ -93,6 +97,7 @@ def _run(args: argparse.Namespace, job: Any, what: str) -> int:
         with bar(f"batch {what}", enabled=None if not args.quiet else False) as cb:
             rep = run_batch(job, args.inputs, args.catalog, jobs=args.jobs, cluster=args.cluster,
                             recursive=args.recursive, retry_failed=args.retry_failed, window=args.window,
+                            connect_timeout=args.connect_timeout,
                             progress=_Reporter(cb, args.quiet))
     finally:
         signal.signal(signal.SIGTERM, old)
@@ -120,5 +125,6 @@ def run_separate(args: argparse.Namespace) -> int:
     from ...catalog.batch import SeparateJob
 
     job = SeparateJob(engine=args.engine, model=args.model, repo=args.repo, device=args.device,
-                      stems_dir=str(args.stems_dir.resolve()) if args.stems_dir else None, fmt=args.fmt)
+                      stems_dir=str(args.stems_dir.resolve()) if args.stems_dir else None, fmt=args.fmt,
+                      options=({"shifts": args.shifts, "segment": args.segment} if args.engine == "demucs" else {}))
     return _run(args, job, "separate")
