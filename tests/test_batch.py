@@ -102,7 +102,7 @@ def test_local_run_fills_the_catalogue(local_catalog, library):
     assert bad["status"] == "failed"
     with Catalog(local_catalog) as c:
         err = c.get(library / "broken.wav")["error"]
-    assert "cannot decode audio" in err and "\n" not in err
+    assert "broken.wav" in err and "\n" not in err  # the decoder's one-line reason
     for i in range(N_TRACKS):
         r = rows[f"track{i}.wav"]
         assert r["status"] == "ok"

@@ -13,11 +13,13 @@ One code path for one machine and a cluster: without ``cluster`` the work runs o
   (:func:`~technob_fx.catalog.rows.settings_key`); a file whose path, size, modification time
   and settings match an ``ok`` row is skipped without being read, so a second run does only new
   or changed files. A file that fails is recorded with its one-line error and the batch goes on
-  (``retry_failed`` tries those again). Every result is committed as it arrives, so an
-  interruption (Ctrl-C, SIGTERM) loses nothing already written; analysis files are written
-  atomically, and leftovers of a killed task are removed when the task runs again.
-* **Bounded submission.** At most ``window`` tasks are in flight (default: twice the worker
-  threads); the next file is read from the inputs only when a result comes back, so the
+  (``retry_failed`` tries those again). Results are committed every two seconds and when the
+  batch ends, also on Ctrl-C or SIGTERM, so an interruption loses nothing already finished
+  (a killed client loses at most the last two seconds of rows, whose analysis folders are
+  redone on the next run); analysis files are written atomically, and leftovers of a killed
+  task are removed when the task runs again.
+* **Bounded submission.** At most ``window`` tasks are in flight (default: four per worker
+  thread, at least 16); the next file is read from the inputs only when a result comes back, so the
   client's memory does not grow with the library.
 * **Lost workers.** The scheduler re-runs the tasks of a worker that dies (up to
   ``distributed.scheduler.allowed-failures`` times; after that the file is recorded as failed).
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 LIST_SUFFIXES = (".txt", ".m3u", ".m3u8", ".lst")
 #: Longest error text kept for a failed file.
 _ERROR_CHARS = 500
+#: Seconds between catalogue commits during a batch (and at its end, interrupted or not): each
+#: commit waits for the disk (fsync), so not one per track.
+_COMMIT_EVERY = 2.0
 #: Submissions of one file before a cluster-side error (not a bad file) is recorded as its failure.
 _ATTEMPTS = 3
 
@@ -244,13 +249,13 @@ class AnalyzeJob:
         return None
 
     def is_current(self, catalog: Catalog, path: Path, st: os.stat_result, skey: str, retry_failed: bool) -> bool:
-        row = catalog.get(path)
-        if row is None or row["settings"] != skey or row["size"] != st.st_size or row["mtime_ns"] != st.st_mtime_ns:
+        row = catalog.state(path)
+        if row is None or row != (st.st_size, st.st_mtime_ns, skey, row[3]):
             return False
-        return row["status"] == "ok" or (row["status"] == "failed" and not retry_failed)
+        return row[3] == "ok" or (row[3] == "failed" and not retry_failed)
 
     def record(self, catalog: Catalog, row: dict[str, Any]) -> bool:
-        catalog.put_track(row)
+        catalog.put_track(row, commit=False)
         return row["status"] != "failed"
 
 
@@ -300,7 +305,7 @@ class SeparateJob:
         return all(Path(p).is_file() for p in json.loads(row["stems"] or "{}").values())
 
     def record(self, catalog: Catalog, row: dict[str, Any]) -> bool:
-        catalog.put_separation(row)
+        catalog.put_separation(row, commit=False)
         return row["status"] == "ok"
 
 
@@ -479,7 +484,7 @@ def run_batch(
     retry_failed : bool
         Try files recorded as failed again (otherwise an unchanged failed file is skipped).
     window : int, optional
-        Most tasks in flight at once (default: 2 x worker threads, at least 4).
+        Most tasks in flight at once (default: 4 x worker threads, at least 16).
     progress : callable, optional
         ``progress(BatchProgress)`` after every result or skip.
     client : distributed.Client, optional
@@ -545,6 +550,8 @@ def _loop(conn: _LazyClient, job: Any, paths: Iterator[Path], catalog: Catalog, 
                     "status": "failed", "error": error}
         return failure_row(p, size=None, mtime_ns=None, hash_=None, skey=skey, error=error)
 
+    last_commit = [time.monotonic()]
+
     def record(p: Path, row: dict[str, Any]) -> None:
         if job.record(catalog, row):
             state.done += 1
@@ -552,6 +559,9 @@ def _loop(conn: _LazyClient, job: Any, paths: Iterator[Path], catalog: Catalog, 
             state.failed += 1
             failures.append((str(p), row.get("error") or ""))
             state.last_error = f"{p.name}: {row.get('error')}"
+        if time.monotonic() - last_commit[0] >= _COMMIT_EVERY:
+            catalog.commit()
+            last_commit[0] = time.monotonic()
         state.in_flight = len(in_flight)
         notify()
 
@@ -562,10 +572,12 @@ def _loop(conn: _LazyClient, job: Any, paths: Iterator[Path], catalog: Catalog, 
         if holder:
             holder[0].add(fut)
         else:
-            holder.append(as_completed([fut]))
+            # with_results: the client's event loop fetches results as they finish, in parallel,
+            # instead of one blocking round trip per Future.result()
+            holder.append(as_completed([fut], with_results=True, raise_errors=False))
 
     def submit_more() -> None:
-        while conn.client is None or len(in_flight) < int(window or max(4, 2 * conn.threads)):
+        while conn.client is None or len(in_flight) < int(window or max(16, 4 * conn.threads)):
             p = next(paths, None)
             if p is None:
                 break
@@ -585,22 +597,22 @@ def _loop(conn: _LazyClient, job: Any, paths: Iterator[Path], catalog: Catalog, 
         submit_more()
         if not holder:
             return False  # nothing to do
-        for fut in holder[0]:
-            _, p, st, attempt = in_flight.pop(fut.key)
-            try:
-                row = fut.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker, a result lost with its worker, comm errors
+        for batch in holder[0].batches():
+            for fut, res in batch:
+                _, p, st, attempt = in_flight.pop(fut.key)
+                exc = res[1] if fut.status == "error" else res if isinstance(res, BaseException) else None
                 fut.release()
+                if exc is None:
+                    record(p, res)
+                    continue
                 if type(exc).__name__ != "KilledWorker" and attempt < _ATTEMPTS:
+                    # a result lost with its worker, a cancelled or failed transfer: not the file's fault
                     log.warning("%s: %s; submitting it again", p, _one_line(exc))
                     submit(p, st, attempt + 1)
                     continue
                 what = ("the workers running it died" if type(exc).__name__ == "KilledWorker"
                         else f"the task failed on the cluster {attempt} times")
-                row = failed(p, f"{what} ({_one_line(exc)})")
-            else:
-                fut.release()
-            record(p, row)
+                record(p, failed(p, f"{what} ({_one_line(exc)})"))
             submit_more()
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):

@@ -173,7 +173,8 @@ class Catalog:
     # -- context manager ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (everything written is already committed)."""
+        """Commit and close the connection."""
+        self.conn.commit()
         self.conn.close()
 
     def __enter__(self) -> Catalog:
@@ -184,45 +185,70 @@ class Catalog:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def put_track(self, row: dict[str, Any]) -> int:
-        """Insert or replace the row of ``row["path"]`` (and its sections), committed; returns its id."""
+    def put_track(self, row: dict[str, Any], *, commit: bool = True) -> int:
+        """Insert or replace the row of ``row["path"]`` and its sections; returns its id.
+
+        All or nothing (a savepoint). With ``commit=False`` the change waits for the next
+        :meth:`commit` (a batch commits a few times a second instead of once per track).
+        """
         values = {k: row.get(k) for k in TRACK_COLUMNS}
         for k in _JSON_COLUMNS:
             if values[k] is not None and not isinstance(values[k], str):
                 values[k] = json.dumps(values[k], allow_nan=False)
+        sections = row.get("sections") or []
+        if isinstance(sections, str):
+            sections = json.loads(sections)
         cols = ", ".join(TRACK_COLUMNS)
         marks = ", ".join(f":{k}" for k in TRACK_COLUMNS)
         updates = ", ".join(f"{k} = excluded.{k}" for k in TRACK_COLUMNS if k != "path")
-        with self.conn:
-            self.conn.execute(
-                f"INSERT INTO tracks ({cols}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates}",
-                values,
-            )
-            track_id = self.conn.execute("SELECT id FROM tracks WHERE path = ?", (values["path"],)).fetchone()[0]
-            self.conn.execute("DELETE FROM sections WHERE track_id = ?", (track_id,))
-            sections = row.get("sections") or []
-            if isinstance(sections, str):
-                sections = json.loads(sections)
-            self.conn.executemany(
+        c = self.conn
+        if not c.in_transaction:
+            c.execute("BEGIN")  # else RELEASE of an outermost savepoint commits (one fsync per track)
+        c.execute("SAVEPOINT put_track")
+        try:
+            c.execute(f"INSERT INTO tracks ({cols}) VALUES ({marks}) ON CONFLICT(path) DO UPDATE SET {updates}", values)
+            track_id = c.execute("SELECT id FROM tracks WHERE path = ?", (values["path"],)).fetchone()[0]
+            c.execute("DELETE FROM sections WHERE track_id = ?", (track_id,))
+            c.executemany(
                 'INSERT INTO sections (track_id, idx, start, "end", label, energy_lufs) VALUES (?, ?, ?, ?, ?, ?)',
                 [(track_id, i, s["start"], s["end"], s["label"], s.get("energy_lufs")) for i, s in enumerate(sections)],
             )
+        except BaseException:
+            c.execute("ROLLBACK TO put_track")
+            c.execute("RELEASE put_track")
+            raise
+        c.execute("RELEASE put_track")
+        if commit:
+            c.commit()
         return int(track_id)
 
-    def put_separation(self, row: dict[str, Any]) -> None:
-        """Insert or replace a separation result (keyed by path, engine and model), committed."""
+    def commit(self) -> None:
+        """Commit what :meth:`put_track` / :meth:`put_separation` wrote with ``commit=False``."""
+        self.conn.commit()
+
+    def state(self, path: str | Path) -> tuple[int | None, int | None, str | None, str] | None:
+        """``(size, mtime_ns, settings, status)`` of ``path``'s row, or ``None`` (a cheap lookup)."""
+        r = self.conn.execute("SELECT size, mtime_ns, settings, status FROM tracks WHERE path = ?",
+                              (str(path),)).fetchone()
+        return tuple(r) if r is not None else None
+
+    def put_separation(self, row: dict[str, Any], *, commit: bool = True) -> None:
+        """Insert or replace a separation result (keyed by path, engine and model)."""
         keys = ("path", "hash", "engine", "model", "out_dir", "stems", "status", "error", "done_at")
         values = {k: row.get(k) for k in keys}
         if values["stems"] is not None and not isinstance(values["stems"], str):
             values["stems"] = json.dumps(values["stems"])
         values["model"] = values["model"] or ""
-        with self.conn:
-            self.conn.execute(
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+        self.conn.execute(
                 f"INSERT INTO separations ({', '.join(keys)}) VALUES ({', '.join(':' + k for k in keys)}) "
                 "ON CONFLICT(path, engine, model) DO UPDATE SET "
-                + ", ".join(f"{k} = excluded.{k}" for k in keys if k not in ("path", "engine", "model")),
-                values,
-            )
+            + ", ".join(f"{k} = excluded.{k}" for k in keys if k not in ("path", "engine", "model")),
+            values,
+        )
+        if commit:
+            self.conn.commit()
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--retry-failed", action="store_true", help="try files recorded as failed again")
     p.add_argument("--window", type=int, default=None, metavar="N",
-                   help="most tasks in flight at once (default: 2 x worker threads)")
+                   help="most tasks in flight at once (default: 4 x worker threads, at least 16)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
 
 
