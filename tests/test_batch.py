@@ -46,9 +46,35 @@ def library(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_catalog(library, tmp_path_factory) -> Path:
-    """The library analysed through the CLI on a LocalCluster of two worker processes."""
+    """The library analysed by the CLI on a LocalCluster of two worker processes, Ctrl-C'd once.
+
+    The first run gets SIGINT (to its whole process group, as a terminal sends it) after its
+    first analysed track; the second run resumes.
+    """
+    import sqlite3
+
     cat = tmp_path_factory.mktemp("local") / "catalog"
-    assert main(["batch", "analyze", str(library), "-o", str(cat), "--jobs", "2", "--quiet"]) == 0
+    argv = ["batch", "analyze", str(library), "-o", str(cat), "--jobs", "2"]
+    proc = subprocess.Popen([sys.executable, "-m", "technob_fx", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    n_ok = 0
+    while n_ok == 0 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            with sqlite3.connect(f"file:{cat / 'catalog.sqlite'}?mode=ro", uri=True, timeout=1) as db:
+                n_ok = db.execute("SELECT COUNT(*) FROM tracks WHERE status = 'ok'").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out, out
+    with Catalog(cat) as c:
+        done = list(c.tracks())
+    assert 1 <= len(done) < N_TRACKS
+    assert all((cat / r["analysis_dir"] / "analysis.json").is_file() for r in done)
+    assert main([*argv, "--quiet"]) == 0
     return cat
 
 

@@ -34,6 +34,8 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -161,6 +163,8 @@ def analyze_task(path: str, size: int, mtime_ns: int, catalog_dir: str, settings
         rel = analysis_dir_name(h, skey)
         out = Path(catalog_dir) / rel
         _clean_partials(out)
+        # TODO(arch): when technob_fx.stages.analysis.read_analysis lands, read an existing
+        # out/analysis.json back instead of analysing again (same bytes under another path).
         analysis = analyze_file(path, out, min_bpm=settings.get("min_bpm"), max_bpm=settings.get("max_bpm"))
         return row_from_analysis(analysis, path=path, size=size, mtime_ns=mtime_ns, hash_=h, skey=skey,
                                  analysis_dir=rel)
@@ -383,24 +387,41 @@ def connect(cluster: str | None = None, jobs: int | None = None,
     TechnobError
         The scheduler cannot be reached.
     """
+    import dask
     from distributed import Client, LocalCluster
 
-    if cluster:
+    # Keep the per-task logs of the client (and of the scheduler, which a LocalCluster runs in
+    # this process) short, so the client's memory stays flat however many tracks go through
+    # (the defaults keep 1,000 to 100,000 entries per log).
+    quiet_logs = {"distributed.admin.log-length": 1000, "distributed.admin.low-level-log-length": 100,
+                  "distributed.scheduler.dashboard.tasks.task-stream-length": 1000}
+    with dask.config.set(quiet_logs):
+        if cluster:
+            try:
+                client = Client(cluster, timeout=f"{timeout}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise TechnobError(f"cannot reach the Dask scheduler at {cluster} ({_one_line(exc)})") from None
+            try:
+                yield client
+            finally:
+                client.close()
+            return
+        n = int(jobs or os.cpu_count() or 1)
+        if n < 1:
+            raise ParameterError(f"--jobs must be at least 1; got {n}")
+        # Ctrl-C is the client's to handle (it cancels, commits and closes the cluster): the worker
+        # processes start with SIGINT ignored, so a terminal's Ctrl-C to the process group does not
+        # kill them mid-write with tracebacks. Python keeps an inherited SIG_IGN for SIGINT.
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            client = Client(cluster, timeout=f"{timeout}s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise TechnobError(f"cannot reach the Dask scheduler at {cluster} ({_one_line(exc)})") from None
-        try:
-            yield client
+            lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                              silence_logs=logging.ERROR, resources=resources)
         finally:
-            client.close()
-        return
-    n = int(jobs or os.cpu_count() or 1)
-    if n < 1:
-        raise ParameterError(f"--jobs must be at least 1; got {n}")
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR, resources=resources) as lc, Client(lc) as client:
-        yield client
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        with lc, Client(lc) as client:
+            yield client
 
 
 def _workers_see(folder: str) -> bool:
