@@ -32,7 +32,7 @@ def test_lofi_preset_has_lowpass_bitcrush_wow_flutter_and_vinyl():
 def test_techno_master_mixes_builtins_and_nodes(short_track):
     chain = Chain.from_preset("techno_master")
     kinds = {type(el).__name__ for el in chain}
-    assert {"Compressor", "Limiter", "StereoWidth", "SoftClip"} <= kinds
+    assert {"Compressor", "TruePeakLimiter", "StereoWidth", "SoftClip"} <= kinds
     out = chain(short_track[0][:, : SR * 3], SR)
     assert out.shape == (2, SR * 3) and np.abs(out).max() <= 1.0
 
