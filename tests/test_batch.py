@@ -211,6 +211,19 @@ def test_changed_file_is_analysed_again(cluster, library, tmp_path):
     shutil.copy(library / "track0.wav", src / "a.wav")
     cat = tmp_path / "catalog"
     assert run_batch(AnalyzeJob(), [src], cat, cluster=cluster["address"]).done == 1
+    # a copy under another name: the analysis folder (content hash + settings) is read back, not redone
+    with Catalog(cat) as c:
+        first = c.get(src / "a.wav")
+    doc = cat / first["analysis_dir"] / "analysis.json"
+    stamp = doc.stat().st_mtime_ns
+    shutil.copy(library / "track0.wav", src / "copy.wav")
+    assert run_batch(AnalyzeJob(), [src], cat, cluster=cluster["address"]).done == 1
+    with Catalog(cat) as c:
+        copy = c.get(src / "copy.wav")
+    assert doc.stat().st_mtime_ns == stamp
+    same = ("hash", "analysis_dir", "tempo", "tempo_map", "camelot", "lufs", "lra", "sections", "labeller")
+    assert {k: copy[k] for k in same} == {k: first[k] for k in same}
+    (src / "copy.wav").unlink()
     shutil.copy(library / "track1.wav", src / "a.wav")  # same name, new content
     os.utime(src / "a.wav", ns=(time.time_ns(), time.time_ns() + 10**9))
     rep = run_batch(AnalyzeJob(), [src], cat, cluster=cluster["address"])

@@ -10,7 +10,8 @@ One code path for one machine and a cluster: without ``cluster`` the work runs o
   (an NFS/SMB mount, or one machine). Only the client writes ``catalog.sqlite``. Before
   submitting, every worker is asked whether it sees the catalogue folder.
 * **Resumable and incremental.** A track is keyed by its content hash and the analysis settings
-  (:func:`~technob_fx.catalog.rows.settings_key`); a file whose path, size, modification time
+  (:func:`~technob_fx.catalog.rows.settings_key`): its analysis folder is named after both, so a
+  copy or a renamed file reads the existing analysis back instead of analysing it again; a file whose path, size, modification time
   and settings match an ``ok`` row is skipped without being read, so a second run does only new
   or changed files. A file that fails is recorded with its one-line error and the batch goes on
   (``retry_failed`` tries those again). Results are committed every two seconds and when the
@@ -155,7 +156,7 @@ def analyze_task(path: str, size: int, mtime_ns: int, catalog_dir: str, settings
 
     Never raises for a bad file: the error becomes the row's one-line ``error``.
     """
-    from ..stages.analysis import analyze_file
+    from ..stages.analysis import analyze_file, read_analysis
 
     h = None
     try:
@@ -163,9 +164,16 @@ def analyze_task(path: str, size: int, mtime_ns: int, catalog_dir: str, settings
         rel = analysis_dir_name(h, skey)
         out = Path(catalog_dir) / rel
         _clean_partials(out)
-        # TODO(arch): when technob_fx.stages.analysis.read_analysis lands, read an existing
-        # out/analysis.json back instead of analysing again (same bytes under another path).
-        analysis = analyze_file(path, out, min_bpm=settings.get("min_bpm"), max_bpm=settings.get("max_bpm"))
+        analysis = None
+        if (out / "analysis.json").is_file():  # same bytes and settings seen before (a copy, a rename)
+            try:
+                analysis = read_analysis(out)
+            except TechnobError:
+                analysis = None  # unreadable leftovers: analyse again
+        if analysis is None or analysis.key is None or analysis.features is None:
+            analyze_file(path, out, min_bpm=settings.get("min_bpm"), max_bpm=settings.get("max_bpm"))
+            # the row comes from the folder as written, so a later read-back gives the same row
+            analysis = read_analysis(out)
         return row_from_analysis(analysis, path=path, size=size, mtime_ns=mtime_ns, hash_=h, skey=skey,
                                  analysis_dir=rel)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch

@@ -14,19 +14,16 @@ DJ_TARGETS = ("rekordbox", "traktor")
 
 
 def dj_track(row: dict[str, Any], catalog_dir: Path) -> Any:
-    """The :class:`bridge.dj.DJTrack` of a catalogue row, with the beats of its analysis folder.
-
-    TODO(arch): read the folder with technob_fx.stages.analysis.read_analysis once it lands.
-    """
+    """The :class:`bridge.dj.DJTrack` of a catalogue row, with the beats of its analysis folder."""
     from bridge.dj import DJTrack
-    from bridge.track import read_analysis_json
+    from bridge.track import TrackData
 
-    data = read_analysis_json(catalog_dir / row["analysis_dir"] / "analysis.json")
-    data.audio = Path(row["path"])
-    data.name = Path(row["path"]).stem
-    comment = " ".join(x for x in (row.get("camelot") or "", f"{row['lufs']:.1f} LUFS" if row.get("lufs") is not None
-                                                               else "") if x)
-    return DJTrack(data=data, size=row.get("size"), labeller=row.get("labeller"), comment=comment)
+    from ..stages.analysis import read_analysis
+
+    path = Path(row["path"])
+    data = TrackData.from_analysis(read_analysis(catalog_dir / row["analysis_dir"]), audio=path, name=path.stem)
+    parts = [row.get("camelot") or "", f"{row['lufs']:.1f} LUFS" if row.get("lufs") is not None else ""]
+    return DJTrack(data=data, size=row.get("size"), labeller=row.get("labeller"), comment=" ".join(x for x in parts if x))
 
 
 def export_catalog(
