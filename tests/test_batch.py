@@ -48,32 +48,25 @@ def library(tmp_path_factory) -> Path:
 def local_catalog(library, tmp_path_factory) -> Path:
     """The library analysed by the CLI on a LocalCluster of two worker processes, Ctrl-C'd once.
 
-    The first run gets SIGINT (to its whole process group, as a terminal sends it) after its
-    first analysed track; the second run resumes.
+    The first run (one worker) gets SIGINT, to its whole process group as a terminal sends it, as
+    soon as its first analysis folder is written; the second run (two workers) resumes.
     """
-    import sqlite3
-
     cat = tmp_path_factory.mktemp("local") / "catalog"
-    argv = ["batch", "analyze", str(library), "-o", str(cat), "--jobs", "2"]
-    proc = subprocess.Popen([sys.executable, "-m", "technob_fx", *argv], stdout=subprocess.PIPE,
+    argv = ["batch", "analyze", str(library), "-o", str(cat)]
+    proc = subprocess.Popen([sys.executable, "-m", "technob_fx", *argv, "--jobs", "1"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 180
-    n_ok = 0
-    while n_ok == 0 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-        try:
-            with sqlite3.connect(f"file:{cat / 'catalog.sqlite'}?mode=ro", uri=True, timeout=1) as db:
-                n_ok = db.execute("SELECT COUNT(*) FROM tracks WHERE status = 'ok'").fetchone()[0]
-        except sqlite3.Error:
-            pass
-    os.killpg(proc.pid, signal.SIGINT)
+    while proc.poll() is None and time.monotonic() < deadline and not list(cat.glob("analyses/*/*/analysis.json")):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # one worker, three more tracks to go: the batch is mid-run
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out
     assert "interrupted" in out and "Traceback" not in out, out
     with Catalog(cat) as c:
         done = list(c.tracks())
-    assert 1 <= len(done) < N_TRACKS
+    assert len(done) < N_TRACKS
     assert all((cat / r["analysis_dir"] / "analysis.json").is_file() for r in done)
+    argv += ["--jobs", "2"]
     assert main([*argv, "--quiet"]) == 0
     return cat
 
