@@ -54,7 +54,10 @@ def local_catalog(library, tmp_path_factory) -> Path:
     cat = tmp_path_factory.mktemp("local") / "catalog"
     argv = ["batch", "analyze", str(library), "-o", str(cat)]
     proc = subprocess.Popen([sys.executable, "-m", "technob_fx", *argv, "--jobs", "1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            # SIGINT handled as in a terminal even when pytest runs as a background job
+                            # (which starts with SIGINT ignored, and children inherit that)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 180
     while proc.poll() is None and time.monotonic() < deadline and not list(cat.glob("analyses/*/*/analysis.json")):
         time.sleep(0.1)

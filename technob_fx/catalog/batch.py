@@ -420,11 +420,13 @@ def connect(cluster: str | None = None, jobs: int | None = None,
         # Ctrl-C is the client's to handle (it cancels, commits and closes the cluster): the worker
         # processes start with SIGINT ignored, so a terminal's Ctrl-C to the process group does not
         # kill them mid-write with tracebacks. Python keeps an inherited SIG_IGN for SIGINT.
+        # Their logs are silenced below CRITICAL: the client reports every failure itself (a
+        # heartbeat that fails while the cluster closes is not news).
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                              silence_logs=logging.ERROR, resources=resources)
+                              silence_logs=logging.CRITICAL, resources=resources)
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
@@ -536,6 +538,8 @@ def run_batch(
     """
     if window is not None and window < 1:
         raise ParameterError(f"window must be at least 1 task; got {window}")
+    if jobs is not None and jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1; got {jobs}")
     folder = Path(catalog_dir).expanduser().resolve()
     total = sum(1 for _ in iter_inputs(inputs, recursive=recursive))  # validates every input first
     catalog = Catalog(folder, create=True)

@@ -23,19 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
     q = csub.add_parser("query", help="tracks by tempo, key (harmonic mixing) and section label",
                         description="List analysed tracks matching every filter, ordered by tempo.")
-    q.add_argument("catalog", type=Path, metavar="CATALOG")
+    q.add_argument("catalog", type=Path, metavar="CATALOG", help="catalogue folder (technob batch analyze -o)")
     _filters(q)
     q.add_argument("--json", action="store_true", help="JSON instead of a table")
     q.set_defaults(func=run_query)
     s = csub.add_parser("stats", help="counts, tempo and key distributions, failures")
-    s.add_argument("catalog", type=Path, metavar="CATALOG")
+    s.add_argument("catalog", type=Path, metavar="CATALOG", help="catalogue folder (technob batch analyze -o)")
     s.add_argument("--json", action="store_true", help="JSON instead of text")
     s.set_defaults(func=run_stats)
     e = csub.add_parser("export", help="rekordbox XML or Traktor NML with beat grids and cues",
                         description="Write the catalogue's tracks (or those matching the filters) as a "
                         "rekordbox XML collection (TEMPO beat grid, memory cues at every section, hot cues "
                         "at drops, Tonality) or a Traktor collection.nml (grid anchor, cues, key).")
-    e.add_argument("catalog", type=Path, metavar="CATALOG")
+    e.add_argument("catalog", type=Path, metavar="CATALOG", help="catalogue folder (technob batch analyze -o)")
     e.add_argument("--to", required=True, choices=("rekordbox", "traktor"), help="DJ software")
     e.add_argument("out", type=Path, metavar="OUT", help="file to write (.xml for rekordbox, .nml for Traktor)")
     e.add_argument("--volume", default=None, help="Traktor VOLUME for paths outside /Volumes (default: "
