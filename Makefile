@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint bench bench-deps bench-accuracy system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# Peers of the accuracy benchmark (madmom, essentia, mir_eval): the `bench` extra, benchmark-only.
+bench-deps: $(STAMP)
+	$(PIP) -e ".[test,bench]"
+
+# The recorded accuracy run: every group present, every peer, nothing from the cache.
+bench-accuracy: bench-deps
+	$(PY) -m benchmarks.datasets build
+	nice -n 10 $(PY) -m benchmarks.bench_accuracy --no-cache
 
 # Optional system programs: rubberband (pyrubberband engine) and liblo-tools (a real OSC peer
 # in tests). Tests that need them skip when absent. Needs root (CI is root).
