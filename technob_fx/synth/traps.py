@@ -600,7 +600,7 @@ def _render_techno(name: str, spec: TechnoSpec, *, seed: int, duration: float | 
     amb = spec.ambient_intro
     if duration is not None and duration < full:
         f = duration / full
-        amb = spec.ambient_intro * f
+        amb = max(min(spec.ambient_intro, 8.0), spec.ambient_intro * f)  # a free intro stays a trap
         structure = tuple(_scale_bars(spec.structure, f))
         # keep the 2-bar stops: one before the last drop of the short arrangement
         if spec.stops:
