@@ -600,7 +600,7 @@ def markdown(res: dict[str, Any]) -> str:
             lines.append(f"| {s}{err} | " + " | ".join(cells) + " |")
         tx = systems.get("technob", {}).get("xrt", {}).get("value")
         ratios = [f"{tx / st['xrt']['value']:.1f}x {s}'s" for s, st in systems.items()
-                  if s != "technob" and tx and st["xrt"]["value"]]
+                  if s in ("madmom", "essentia", "librosa") and tx and st["xrt"]["value"]]
         if ratios:
             lines += ["", "technob's speed (same run, same files): " + ", ".join(ratios) + "."]
         lines.append("")
