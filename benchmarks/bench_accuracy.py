@@ -429,9 +429,21 @@ def _labels_at(intervals: np.ndarray, labels: list[str], t: np.ndarray) -> np.nd
 _WARM: set[str] = set()
 
 
+def _one_blas_thread() -> None:
+    """One BLAS thread per process: on a shared 2-core machine a thread pool per process makes
+    the peers' numpy work slower, not faster."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+    except ImportError:
+        pass
+
+
 def warm_up(systems: dict[str, SystemFn]) -> None:
     """Run each system once on 4 s of noise, untimed: imports, model loading and JIT compilation
     (librosa's numba code) are not part of any file's timing."""
+    _one_blas_thread()
     rng = np.random.default_rng(0)
     noise = (0.1 * rng.standard_normal((2, 4 * 44100))).astype(np.float32)
     for name, fn in systems.items():
