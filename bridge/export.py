@@ -63,8 +63,16 @@ def build_jams(data: TrackData) -> Any:
     for s in data.segments:
         seg.append(time=float(s.start), duration=float(s.duration), value=s.label, confidence=1.0)
     jam.annotations.append(seg)
+    # one observation per tempo of the track's tempo map (steps), in audio seconds
     tempo = jams.Annotation(namespace="tempo", duration=data.duration, annotation_metadata=meta)
-    tempo.append(time=0.0, duration=float(data.duration), value=float(data.tempo), confidence=1.0)
+    tm = data.tempo_map()
+    starts = [max(float(tm.beat_to_audio(p.beat)), 0.0) for p in tm.points]
+    for i, p in enumerate(tm.points):
+        if starts[i] >= data.duration and i:
+            break
+        end = starts[i + 1] if i + 1 < len(starts) else float(data.duration)
+        tempo.append(time=starts[i], duration=max(min(end, data.duration) - starts[i], 0.0),
+                     value=float(p.bpm), confidence=1.0)
     jam.annotations.append(tempo)
     if data.key is not None:
         key = jams.Annotation(namespace="key_mode", duration=data.duration, annotation_metadata=meta)

@@ -23,6 +23,7 @@ from technob_fx.core.errors import PathError, TechnobError
 from technob_fx.core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
 
 if TYPE_CHECKING:
+    from technob_fx.core.tempo import TempoMap
     from technob_fx.stages.analysis import Analysis
 
 #: Suffixes treated as audio input (anything else must be an analysis JSON file).
@@ -52,6 +53,9 @@ class TrackData:
         Stem name -> audio file.
     name : str
         Base name for exported files.
+    pickup : str
+        How exports lay out the time before the first downbeat: ``"auto"``, ``"trim"`` or
+        ``"bar"`` (:func:`technob_fx.core.tempo.fit_tempo_map`).
     """
 
     duration: float
@@ -63,6 +67,14 @@ class TrackData:
     audio: Path | None = None
     stems: dict[str, Path] = field(default_factory=dict)
     name: str = "track"
+    pickup: str = "auto"
+
+    def tempo_map(self, ramps: str | None = None, *, constant: bool = False) -> TempoMap:
+        """The track's tempo map (:func:`technob_fx.core.tempo.fit_tempo_map` of its grid):
+        steps for SMF and Live, ``ramps="time"`` for REAPER, ``ramps="beats"`` for DAWproject."""
+        from technob_fx.core.tempo import fit_tempo_map
+
+        return fit_tempo_map(self.grid, ramps=ramps, pickup=self.pickup, constant=constant)
 
     @property
     def tempo(self) -> float:

@@ -7,11 +7,15 @@ in seconds from the start of the audio, tempi in beats per minute, pitches in MI
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import TechnobError
 from .node import Result
+
+if TYPE_CHECKING:
+    from .tempo import TempoMap
 
 #: Section labels used by segmentation, markers and regions.
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
@@ -99,20 +103,13 @@ class BeatGrid(Result):
             return np.zeros(0)
         return 60.0 / np.diff(self.beats)
 
-    def tempo_map(self, tolerance_bpm: float = 0.05) -> list[tuple[float, float]]:
-        """Tempo changes as ``[(time_s, bpm), ...]``, one entry where the tempo changes.
+    def tempo_map(self, **kwargs: object) -> TempoMap:
+        """The grid's tempo map (:func:`technob_fx.core.tempo.fit_tempo_map`, the one tempo map of
+        every export): one point for a constant grid, the fewest steps (or ``ramps=``) that keep
+        every beat within 1 ms otherwise."""
+        from .tempo import fit_tempo_map
 
-        A constant grid gives one entry. Consecutive beats whose local tempo differs by less than
-        ``tolerance_bpm`` from the current entry are merged.
-        """
-        tempi = self.local_tempi
-        if tempi.size == 0:
-            return [(float(self.beats[0]) if self.beats.size else 0.0, self.tempo)]
-        out = [(float(self.beats[0]), float(tempi[0]))]
-        for t, bpm in zip(self.beats[1:-1], tempi[1:], strict=False):
-            if abs(bpm - out[-1][1]) > tolerance_bpm:
-                out.append((float(t), float(bpm)))
-        return out
+        return fit_tempo_map(self, **kwargs)  # type: ignore[arg-type]
 
     def bars(self) -> np.ndarray:
         """Bar start times (the downbeats), seconds."""

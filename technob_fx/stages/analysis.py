@@ -11,7 +11,7 @@ the mono mix, the STFT-derived features, the onset envelope and the chroma are c
       "source": "../track.wav" | null,     # the input, relative to the analysis.json folder
       "duration": 52.5, "sample_rate": 44100.0, "channels": 2,
       "tempo": 128.0,                       # median local tempo
-      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 1 BPM
+      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) of the one tempo map (core.tempo)
       "beats_per_bar": 4,
       "beats": [...], "downbeats": [...],
       "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],
@@ -69,21 +69,14 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def tempo_map(grid: BeatGrid, tolerance_bpm: float = 1.0) -> list[list[float]]:
-    """Bar-by-bar tempo changes ``[[time_s, bpm], ...]`` (one entry for a steady track).
+def tempo_map(grid: BeatGrid) -> list[list[float]]:
+    """Tempo changes ``[[time_s, bpm], ...]`` (audio seconds) of the grid's one tempo map
+    (:func:`technob_fx.core.tempo.fit_tempo_map`): one entry for a steady track."""
+    from ..core.tempo import fit_tempo_map
 
-    The tempo of each bar is its beat count over its length; a new entry starts where it moves
-    more than ``tolerance_bpm`` away from the current entry.
-    """
-    db = grid.downbeats
-    if db.size < 2:
-        return [[float(grid.beats[0]), grid.tempo]] if grid.beats.size else []
-    bpm = 60.0 * grid.beats_per_bar / np.diff(db)
-    out = [[float(db[0]), float(bpm[0])]]
-    for t, b in zip(db[1:-1], bpm[1:], strict=True):
-        if abs(b - out[-1][1]) > tolerance_bpm:
-            out.append([float(t), float(b)])
-    return out
+    if grid.beats.size == 0:
+        return []
+    return [[p["time"], p["bpm"]] for p in fit_tempo_map(grid).to_json()]
 
 
 @dataclass
