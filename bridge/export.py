@@ -1,7 +1,8 @@
 """What the bridge exports, and the simple file formats.
 
-What is exported is a :class:`bridge.track.TrackData`. :func:`export` writes any of ``reaper`` (``.RPP``), ``midi`` (``.mid``), ``jams`` (``.jams``) and
-``labels`` (Audacity label tracks) into a folder, atomically.
+What is exported is a :class:`bridge.track.TrackData`. :func:`export` writes any of ``reaper``
+(``.RPP``), ``midi`` (``.mid``), ``jams`` (``.jams``), ``labels`` (Audacity label tracks) and
+``dawproject`` (``.dawproject``) into a folder, atomically.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from technob_fx.core.results import BeatGrid, Segment
 from .track import TrackData, load_track_data, read_analysis_json  # noqa: F401 - re-exported
 
 #: Export targets of ``technob export --to``.
-TARGETS = ("reaper", "midi", "jams", "labels")
+TARGETS = ("reaper", "midi", "jams", "labels", "dawproject")
 
 # --------------------------------------------------------------------------------------------
 # Labels and JAMS
@@ -134,7 +135,8 @@ def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | 
     -------
     dict
         Target -> written files: ``reaper``: ``NAME.RPP``; ``midi``: ``NAME.mid``; ``jams``:
-        ``NAME.jams``; ``labels``: ``NAME_sections.txt`` and ``NAME_beats.txt``.
+        ``NAME.jams``; ``labels``: ``NAME_sections.txt`` and ``NAME_beats.txt``; ``dawproject``:
+        ``NAME.dawproject``.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -153,6 +155,10 @@ def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | 
             written[target] = [write_smf(data, out / f"{data.name}.mid", inputs=inputs)]
         elif target == "jams":
             written[target] = [_write(out / f"{data.name}.jams", jams_text(data), inputs)]
+        elif target == "dawproject":
+            from .dawproject import write_dawproject
+
+            written[target] = [write_dawproject(data, out / f"{data.name}.dawproject", inputs=inputs)]
         elif target == "labels":
             written[target] = [
                 _write(out / f"{data.name}_sections.txt", labels_text(data.segments), inputs),

@@ -288,7 +288,7 @@ def test_demo_step_exports_every_format(short_track, tmp_path):
     demo_step(ctx)
     s = ctx.summary["daw_exports"]
     assert s["files"] == [f"daw/{n}" for n in ("track.RPP", "track.mid", "track.jams", "track_sections.txt",
-                                              "track_beats.txt")]
+                                              "track_beats.txt", "track.dawproject")]
     assert s["stems_in_rpp"] == ["percussive"]
     names = [t.values("NAME")[0][0] for t in parse_rpp((tmp_path / "daw" / "track.RPP").read_text()).find_all("TRACK")]
     assert names == ["mix", "percussive"]

@@ -1,4 +1,4 @@
-"""``technob export IN --to reaper|midi|jams|labels -o DIR``: files a DAW or MIR tool opens."""
+"""``technob export IN --to reaper|midi|jams|labels|dawproject -o DIR``: files a DAW or MIR tool opens."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export", help="export beats, tempo map, sections, key and notes for a DAW",
         description="Write a REAPER project (.RPP: tempo map, section markers and regions, one track "
         "per stem), a Standard MIDI File (tempo map, time signature, section markers, a drum note "
-        "per beat, pitch notes), JAMS annotations and Audacity label tracks. IN is an audio file "
+        "per beat, pitch notes), JAMS annotations, Audacity label tracks and a DAWproject (Bitwig, "
+        "Studio One, Cubase: tempo and time-signature automation, markers, the mix and stems). IN is an audio file "
         "(analysed with technob_fx.stages.analysis) or an analysis .json file.",
     )
     p.add_argument("input", type=Path, help="audio file or analysis .json (never modified)")
     p.add_argument("--to", action="append", default=None, metavar="FORMAT",
-                   help="reaper, midi, jams, labels or all; comma-separated or repeated (default: all)")
+                   help="reaper, midi, jams, labels, dawproject or all; comma-separated or repeated (default: all)")
     p.add_argument("-o", "--out-dir", type=Path, required=True, help="folder to write into (created)")
     p.add_argument("--stem", action="append", default=[], metavar="NAME=PATH",
                    help="a stem audio file for the REAPER project (repeatable); adds to the JSON's stems")
