@@ -1,6 +1,14 @@
 """Audio and file I/O: read, stream, write atomically, resample.
 
-Decoding and encoding go through :class:`pedalboard.io.AudioFile` (wav, flac, mp3, ogg, aiff).
+Decoding and encoding go through :class:`pedalboard.io.AudioFile` (wav, flac, ogg, aiff), except
+MP3s are decoded gaplessly (:class:`GaplessMp3`): pedalboard's decoder ignores the encoder delay
+and padding that LAME (and ffmpeg's LAME-compatible writer) record in the Xing/Info frame, so its
+audio starts 1105 samples late (576 samples of encoder delay + 529 of decoder delay) and ends with
+the padding -- every beat and marker of an MP3 would be 25 ms late against the same audio as WAV.
+:func:`mp3_gapless_info` reads that header; the decoded stream is cut to exactly the encoded
+samples. (libsndfile's mpg123 path is gapless too, but its 1.2.2 build returns corrupted samples
+after partial reads, so it cannot stream.)
+
 Every write goes to a temporary file in the destination folder and is renamed into place only
 once complete, so a failure never leaves a half-written output; an output path that is one of the
 inputs is refused.
@@ -52,7 +60,175 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def _open_read(path: str | Path):  # noqa: ANN202 - pedalboard's ReadableAudioFile
+#: Samples an MPEG layer III decoder outputs before the first encoded sample (528 + 1).
+MP3_DECODER_DELAY = 529
+
+
+def mp3_gapless_info(path: str | Path) -> tuple[int, int, int, int] | None:
+    """Encoder delay and padding of an MP3 from its LAME tag (in the Xing/Info frame).
+
+    Returns
+    -------
+    (delay, padding, frames, samples_per_frame) or None
+        ``delay`` and ``padding`` in samples, ``frames`` the number of audio frames after the
+        Xing/Info frame; ``None`` when the file has no LAME-style tag (then nothing is known to
+        trim).
+    """
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(10)
+        pos = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # skip an ID3v2 tag (syncsafe size)
+            size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+            pos = 10 + size + (10 if head[5] & 0x10 else 0)
+        fh.seek(pos)
+        d = fh.read(1 << 16)
+    i = 0
+    while i + 4 <= len(d) and not (d[i] == 0xFF and (d[i + 1] & 0xE0) == 0xE0):
+        i += 1
+    if i + 4 > len(d):
+        return None
+    version, layer, mode = (d[i + 1] >> 3) & 3, (d[i + 1] >> 1) & 3, (d[i + 3] >> 6) & 3
+    if layer != 1:  # layer III only
+        return None
+    mpeg1 = version == 3
+    side = (17 if mode == 3 else 32) if mpeg1 else (9 if mode == 3 else 17)
+    x = i + 4 + side
+    if d[x:x + 4] not in (b"Xing", b"Info") or x + 8 > len(d):
+        return None
+    flags = struct.unpack(">I", d[x + 4:x + 8])[0]
+    p = x + 8
+    frames = None
+    if flags & 1:
+        frames = struct.unpack(">I", d[p:p + 4])[0]
+        p += 4
+    p += (4 if flags & 2 else 0) + (100 if flags & 4 else 0) + (4 if flags & 8 else 0)
+    if frames is None or d[p:p + 4] not in (b"LAME", b"Lavf", b"Lavc") or p + 24 > len(d):
+        return None
+    b = d[p + 21:p + 24]
+    delay = (b[0] << 4) | (b[1] >> 4)
+    padding = ((b[1] & 0x0F) << 8) | b[2]
+    return delay, padding, int(frames), 1152 if mpeg1 else 576
+
+
+class GaplessMp3:
+    """An MP3 decoded by pedalboard and cut to exactly its encoded samples.
+
+    The cut is reconciled with what the decoder produced: ``frames * samples_per_frame`` samples
+    (the usual case) start ``delay + 529`` samples late; one frame more means the Info frame was
+    decoded as silence; exactly the encoded length means the decoder was gapless already. It
+    offers the part of pedalboard's ``ReadableAudioFile`` interface this module uses:
+    ``samplerate``, ``num_channels``, ``frames``, ``read``, ``seek`` (forward by decoding; MP3
+    seeking in the decoder is not sample-accurate), ``tell``, ``resampled_to``, ``close``.
+
+    Attributes
+    ----------
+    start : int
+        Decoded samples skipped at the start.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._f = self._open()
+        raw = int(self._f.frames)
+        info = mp3_gapless_info(path)
+        self.start, self.frames = 0, raw
+        if info is not None:
+            delay, padding, n_frames, spf = info
+            total = n_frames * spf
+            length = total - delay - padding
+            if 0 < length <= raw:
+                if raw == length:
+                    start = 0
+                elif raw == total + spf:
+                    start = spf + delay + MP3_DECODER_DELAY
+                else:
+                    start = delay + MP3_DECODER_DELAY
+                self.start, self.frames = start, min(length, raw - start)
+        self.samplerate = float(self._f.samplerate)
+        self.num_channels = int(self._f.num_channels)
+        self._pos = 0
+        self._skip(self.start)
+
+    def _open(self):  # noqa: ANN202
+        from pedalboard.io import AudioFile
+
+        try:
+            return AudioFile(str(self.path))
+        except Exception as exc:  # noqa: BLE001
+            msg = str(exc).replace("Failed to open audio file: ", "")
+            raise AudioError(f"{self.path}: cannot decode audio ({msg})") from None
+
+    def _skip(self, n: int) -> None:
+        while n > 0:
+            got = self._f.read(min(n, 1 << 16)).shape[1]
+            if got == 0:
+                break
+            n -= got
+
+    def read(self, n: int) -> np.ndarray:
+        n = max(0, min(int(n), self.frames - self._pos))
+        out = self._f.read(n) if n else np.zeros((self.num_channels, 0), np.float32)
+        self._pos += out.shape[1]
+        return out
+
+    def seek(self, frame: int) -> None:
+        frame = int(min(max(frame, 0), self.frames))
+        if frame < self._pos:
+            self._f.close()
+            self._f = self._open()
+            self._pos = 0
+            self._skip(self.start)
+        self._skip(frame - self._pos)
+        self._pos = frame
+
+    def tell(self) -> int:
+        return self._pos
+
+    def resampled_to(self, rate: float) -> _Resampled:
+        return _Resampled(self, rate)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> GaplessMp3:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Resampled:
+    """A :class:`GaplessMp3` resampled to ``rate`` (decoded and resampled whole on first read)."""
+
+    def __init__(self, src: GaplessMp3, rate: float) -> None:
+        self.src, self.samplerate = src, float(rate)
+        self.frames = int(round(src.frames * self.samplerate / src.samplerate))
+        self.num_channels = src.num_channels
+        self._data: np.ndarray | None = None
+        self._pos = 0
+
+    def _all(self) -> np.ndarray:
+        if self._data is None:
+            self.src.seek(0)
+            self._data = resample(self.src.read(self.src.frames), self.src.samplerate, self.samplerate)
+            self.frames = self._data.shape[1]
+        return self._data
+
+    def seek(self, frame: int) -> None:
+        self._pos = int(frame)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int) -> np.ndarray:
+        out = self._all()[:, self._pos: self._pos + int(n)]
+        self._pos += out.shape[1]
+        return out
+
+
+def _open_read(path: str | Path):  # noqa: ANN202 - pedalboard's ReadableAudioFile (or GaplessMp3)
     from pedalboard.io import AudioFile
 
     p = Path(path)
@@ -62,6 +238,12 @@ def _open_read(path: str | Path):  # noqa: ANN202 - pedalboard's ReadableAudioFi
         raise AudioError(f"{p}: is a folder, not an audio file")
     if p.stat().st_size == 0:
         raise AudioError(f"{p}: file is empty (0 bytes)")
+    if p.suffix.lower() == ".mp3":
+        f = GaplessMp3(p)
+        if f.frames == 0 or f.num_channels == 0:
+            f.close()
+            raise AudioError(f"{p}: contains no audio samples")
+        return f
     try:
         f = AudioFile(str(p))
     except Exception as exc:  # noqa: BLE001 - decoder errors come as ValueError/RuntimeError
