@@ -305,3 +305,52 @@ def test_cli_export_of_an_audio_file_runs_the_analysis(short_track_file, tmp_pat
     assert sum(1 for m in mid.tracks[0] if m.type == "marker") >= 2
     tracks = parse_rpp((out / "short_track.RPP").read_text()).find_all("TRACK")
     assert tracks[0].values("NAME")[0][0] == "mix"
+
+
+def test_separate_then_export_puts_every_stem_on_a_track(short_track, tmp_path):
+    """`technob separate` leaves stems.json; `technob export` finds the stems without --stem."""
+    import rpp
+
+    from technob_fx.core.io import write_audio
+
+    audio, truth, _ = short_track
+    track = write_audio(tmp_path / "loop.wav", audio[:, : int(6 * truth.sample_rate)], truth.sample_rate)
+    assert main(["separate", str(track), "--engine", "hpss", "--quiet"]) == 0
+    assert (tmp_path / "loop_stems" / "stems.json").is_file()
+    data = TrackData.from_truth(truth, audio=track, name="loop")
+    src = tmp_path / "loop.json"
+    src.write_text(json.dumps({**data.to_dict(), "stems": {}}))
+    out = tmp_path / "daw"
+    assert main(["export", str(src), "--to", "reaper,dawproject", "-o", str(out), "--quiet"]) == 0
+    project = rpp.loads((out / "loop.RPP").read_text())
+    names = [t.find("NAME")[1] for t in project.findall("TRACK")]
+    assert names == ["mix", "harmonic", "percussive"]
+    files = [f[1] for f in project.findall(".//FILE")]
+    assert all((out / f).resolve().is_file() for f in files)
+    positions = {float(i.find("POSITION")[1]) for i in project.findall(".//ITEM")}
+    assert len(positions) == 1  # stems aligned with the mix
+    import zipfile
+
+    assert sorted(zipfile.ZipFile(out / "loop.dawproject").namelist()) == [
+        "audio/harmonic.wav", "audio/mix.wav", "audio/percussive.wav", "metadata.xml", "project.xml"]
+    # --no-stems leaves them out
+    assert main(["export", str(src), "--to", "reaper", "-o", str(tmp_path / "bare"), "--quiet", "--no-stems"]) == 0
+    assert len(rpp.loads((tmp_path / "bare" / "loop.RPP").read_text()).findall("TRACK")) == 1
+
+
+def test_grid_corrections_flow_into_every_export(steady, tmp_path):
+    import rpp
+
+    src = tmp_path / "song.json"
+    src.write_text(json.dumps(steady.to_dict()))
+    out = tmp_path / "o"
+    second = float(steady.grid.beats[1])
+    assert main(["export", str(src), "--to", "midi,reaper", "-o", str(out), "--quiet", "--bpm", "126",
+                 "--downbeat", str(second), "--beats-per-bar", "3"]) == 0
+    mid = mido.MidiFile(out / "song.mid")
+    tempi = [mido.tempo2bpm(m.tempo) for m in mid.tracks[0] if m.type == "set_tempo"]
+    sigs = [(m.numerator, m.denominator) for m in mid.tracks[0] if m.type == "time_signature"]
+    assert tempi == [pytest.approx(126.0, abs=1e-3)] and sigs[-1] == (3, 4)
+    pts = [p for p in rpp.loads((out / "song.RPP").read_text()).find("TEMPOENVEX").children if p[0] == "PT"]
+    assert {round(float(p[2]), 6) for p in pts} == {126.0}
+    assert int(pts[-1][4]) & 0xFFFF == 3

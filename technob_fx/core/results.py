@@ -7,15 +7,11 @@ in seconds from the start of the audio, tempi in beats per minute, pitches in MI
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import TechnobError
 from .node import Result
-
-if TYPE_CHECKING:
-    from .tempo import TempoMap
 
 #: Section labels used by segmentation, markers and regions.
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
@@ -32,7 +28,8 @@ class BeatGrid(Result):
     downbeats : np.ndarray, shape ``(n_bars,)``
         Times of the first beat of each bar (a subset of ``beats``), seconds.
     tempo : float
-        Global tempo in BPM (median of the local tempi for a drifting grid).
+        Global tempo in BPM (median of the local tempi for a drifting grid). The tempo map every
+        export uses is :func:`technob_fx.core.tempo.fit_tempo_map` of the grid.
     beats_per_bar : int
         Meter numerator (4 for techno).
     """
@@ -102,14 +99,6 @@ class BeatGrid(Result):
         if self.beats.size < 2:
             return np.zeros(0)
         return 60.0 / np.diff(self.beats)
-
-    def tempo_map(self, **kwargs: object) -> TempoMap:
-        """The grid's tempo map (:func:`technob_fx.core.tempo.fit_tempo_map`, the one tempo map of
-        every export): one point for a constant grid, the fewest steps (or ``ramps=``) that keep
-        every beat within 1 ms otherwise."""
-        from .tempo import fit_tempo_map
-
-        return fit_tempo_map(self, **kwargs)  # type: ignore[arg-type]
 
     def bars(self) -> np.ndarray:
         """Bar start times (the downbeats), seconds."""

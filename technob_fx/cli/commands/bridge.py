@@ -1,4 +1,5 @@
-"""``technob bridge --daw ableton|reaper|generic``: the OSC server (see bridge.osc)."""
+"""``technob bridge [serve] --daw ableton|reaper|generic``: the OSC server (see bridge.osc);
+``technob bridge install-live-script``: copy the TechnobFX Remote Script into Ableton Live."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "With --daw ableton (AbletonOSC) or reaper, analyses are also pushed to the DAW at --send. "
         "File paths from the network must lie under --allow folders (default: the working folder).",
     )
+    p.add_argument("action", nargs="?", choices=("serve", "install-live-script"), default="serve",
+                   help="serve (default): run the OSC server; install-live-script: copy the TechnobFX "
+                   "Remote Script (puts stems on Live tracks) into Live's User Library/Remote Scripts")
+    p.add_argument("--dest", type=Path, default=None,
+                   help="install-live-script: the Remote Scripts folder (default: Live's, on macOS/Windows)")
     p.add_argument("--daw", choices=("ableton", "reaper", "generic"), default="generic",
                    help="which DAW to drive: ableton (AbletonOSC on 11000), reaper (its default OSC "
                    "pattern set at --send) or generic (only our /technob namespace; default)")
@@ -33,8 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--send", default=None, metavar="HOST:PORT",
                    help="the DAW's OSC address (ableton: 127.0.0.1:11000, reaper: 127.0.0.1:8000); "
                    "with --daw generic, where every reply goes instead of the sender")
-    p.add_argument("--reply-port", type=int, default=11001,
-                   help="local port AbletonOSC replies to (default 11001)")
     p.add_argument("--allow", action="append", type=Path, default=None, metavar="DIR",
                    help="folder network paths may be under (repeatable; default: the working folder)")
     p.add_argument("--public", action="store_true", help="allow listening on a non-loopback address")
@@ -50,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "install-live-script":
+        from bridge.ableton import install_live_script
+
+        target = install_live_script(args.dest)
+        print(f"installed {target}\nRestart Live, then in Preferences > Link, Tempo & MIDI pick 'TechnobFX' as a "
+              "Control Surface (beside AbletonOSC in another slot). It listens on 127.0.0.1:11002.")
+        return 0
     from bridge.osc import OscServer
 
     host, port = _host_port(args.listen, "--listen")
@@ -59,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         from bridge.ableton import AbletonClient
 
         h, p = _host_port(args.send or DAW_DEFAULT_SEND["ableton"], "--send")
-        daw = AbletonClient(h, p, reply_port=args.reply_port)
+        daw = AbletonClient(h, p)
     elif args.daw == "reaper":
         from bridge.reaper import ReaperClient
 
