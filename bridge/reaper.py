@@ -235,7 +235,12 @@ class ReaperClient:
         """
         tm = data.tempo_map(ramps="time")
         segs = sorted(data.segments, key=lambda s: s.start)
-        before = self.read_state() if self.feedback is not None else None
+        before = None
+        if self.feedback is not None:
+            try:
+                before = self.read_state()
+            except TechnobError:
+                before = None  # REAPER sends no feedback: numbers from first_id, removal from memory
         taken_m = set(before.markers) - set(self.written["markers"]) if before else set()
         taken_r = set(before.regions) - set(self.written["regions"]) if before else set()
         m_ids = self._numbers("markers", len(segs), taken_m)

@@ -508,6 +508,96 @@ def _writer_kwargs(out: Path, quality: str | float | None, bit_depth: int | None
     return kwargs
 
 
+def acid_chunk(bpm: float, beats: int, numerator: int = 4, denominator: int = 4, *,
+               one_shot: bool = False, stretch: bool = True, root_note: int | None = None) -> bytes:
+    """The body of a WAV ``acid`` chunk: the loop's tempo and length, read as the file's tempo
+    by Ableton Live, FL Studio, REAPER, Bitwig and ACID.
+
+    Layout (24 bytes, little-endian, as libsndfile reads it): flags (``0x01`` one-shot, ``0x02``
+    root note set, ``0x04`` stretch), root note, 2 unknown bytes (``0x8000``), an unknown float,
+    number of beats, meter denominator, meter numerator, tempo (BPM, float).
+    """
+    import struct
+
+    flags = (0x01 if one_shot else 0) | (0x02 if root_note is not None else 0) | (0x04 if stretch else 0)
+    return struct.pack("<IHHfIHHf", flags, int(root_note if root_note is not None else 60), 0x8000, 0.0,
+                       int(beats), int(denominator), int(numerator), float(bpm))
+
+
+def wav_chunks(path: str | Path) -> dict[str, bytes]:
+    """The chunks of a RIFF WAV file except ``data``: ``{id: body}`` (bodies up to 1 MiB).
+
+    Raises
+    ------
+    AudioError
+        Not a RIFF WAVE file.
+    """
+    import struct
+
+    out: dict[str, bytes] = {}
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise AudioError(f"{path}: not a RIFF WAVE file")
+        while True:
+            h = fh.read(8)
+            if len(h) < 8:
+                return out
+            cid, size = h[:4].decode("latin-1"), struct.unpack("<I", h[4:])[0]
+            if cid == "data" or size > 1 << 20:
+                fh.seek(size + (size & 1), 1)
+            else:
+                out[cid] = fh.read(size)
+                if size & 1:
+                    fh.read(1)
+
+
+def _insert_wav_chunks(path: Path, chunks: dict[str, bytes]) -> None:
+    """Rewrite the WAV ``path`` with ``chunks`` before its ``data`` chunk (same-id chunks replaced),
+    streaming the audio."""
+    import struct
+
+    tmp = path.with_name(path.name + ".chunks")
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            head = src.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                raise AudioError(f"{path}: cannot add WAV chunks (not a RIFF WAVE file)")
+            dst.write(b"RIFF\0\0\0\0WAVE")
+            written = False
+            while True:
+                h = src.read(8)
+                if len(h) < 8:
+                    break
+                cid, size = h[:4], struct.unpack("<I", h[4:])[0]
+                padded = size + (size & 1)
+                if cid.decode("latin-1") in chunks:
+                    src.seek(padded, 1)
+                    continue
+                if cid == b"data" and not written:
+                    for key, body in chunks.items():
+                        dst.write(key.encode("latin-1")[:4].ljust(4) + struct.pack("<I", len(body)) + body
+                                  + (b"\0" if len(body) & 1 else b""))
+                    written = True
+                dst.write(h)
+                remaining = padded
+                while remaining:
+                    block = src.read(min(remaining, 1 << 20))
+                    if not block:
+                        break
+                    dst.write(block)
+                    remaining -= len(block)
+            end = dst.tell()
+            if end - 8 > 0xFFFFFFFF:
+                raise AudioError(f"{path}: too large for a RIFF WAVE file with extra chunks")
+            dst.seek(4)
+            dst.write(struct.pack("<I", end - 8))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def write_audio(
     path: str | Path,
     audio: np.ndarray,
@@ -516,6 +606,7 @@ def write_audio(
     inputs: Iterable[str | Path] = (),
     quality: str | float | None = None,
     bit_depth: int | None = None,
+    chunks: dict[str, bytes] | None = None,
 ) -> Path:
     """Encode audio to a file atomically.
 
@@ -532,6 +623,9 @@ def write_audio(
         Encoder quality (mp3 VBR level, ogg quality), as pedalboard takes it.
     bit_depth : int, optional
         16, 24 or 32 for wav/flac/aiff (default: pedalboard's choice for float32 input).
+    chunks : dict, optional
+        WAV only: extra RIFF chunks ``{id: body}`` written before the audio (e.g. ``{"acid":
+        acid_chunk(...)}`` for the loop's tempo).
 
     Returns
     -------
@@ -554,6 +648,10 @@ def write_audio(
             raise
         except Exception as exc:  # noqa: BLE001
             raise AudioError(f"{out}: cannot encode ({exc})") from None
+        if chunks:
+            if out.suffix.lower() != ".wav":
+                raise AudioError(f"{out}: only WAV files take extra chunks ({', '.join(chunks)})")
+            _insert_wav_chunks(tmp, chunks)
     return out
 
 

@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--send", default=None, metavar="HOST:PORT",
                    help="the DAW's OSC address (ableton: 127.0.0.1:11000, reaper: 127.0.0.1:8000); "
                    "with --daw generic, where every reply goes instead of the sender")
+    p.add_argument("--reaper-feedback", default="127.0.0.1:9001", metavar="HOST:PORT",
+                   help="reaper: where REAPER sends OSC feedback (its Device IP/port; default 127.0.0.1:9001); "
+                   "'off' to not listen")
+    p.add_argument("--reaper-state", type=Path, default=None, metavar="FILE",
+                   help="reaper: remember the markers/regions written here, so a later session removes them")
     p.add_argument("--allow", action="append", type=Path, default=None, metavar="DIR",
                    help="folder network paths may be under (repeatable; default: the working folder)")
     p.add_argument("--public", action="store_true", help="allow listening on a non-loopback address")
@@ -75,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         from bridge.reaper import ReaperClient
 
         h, p = _host_port(args.send or DAW_DEFAULT_SEND["reaper"], "--send")
-        daw = ReaperClient(h, p)
+        fb = None if args.reaper_feedback == "off" else _host_port(args.reaper_feedback, "--reaper-feedback")[1]
+        daw = ReaperClient(h, p, feedback_port=fb, state=args.reaper_state)
     elif args.send:
         reply_to = _host_port(args.send, "--send")
     clock_out = clock_in = in_port = None
