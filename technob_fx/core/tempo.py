@@ -516,7 +516,7 @@ def _ramp_fit(b: np.ndarray, k0: int, n: int, t0: float, s_fixed: float | None, 
 
 
 def _ramp_longest(b: np.ndarray, k0: int, t0: float, s_fixed: float | None, tol: float, domain: str,
-                  min_n: int, lookahead: bool = True) -> _Seg | None:
+                  min_n: int) -> _Seg | None:
     """Longest ramp from beat ``k0`` (anchored at ``t0``; start tempo ``s_fixed`` when given) that
     keeps its beats within ``tol``, at least ``min_n`` beats long; ``None`` if there is none."""
     n_all = b.size - 1 - k0
@@ -529,7 +529,9 @@ def _ramp_longest(b: np.ndarray, k0: int, t0: float, s_fixed: float | None, tol:
             seg = _ramp_fit(b, k0, n, t0, s_fixed, domain)
             if seg is not None:
                 k = np.arange(k0 + 1, k0 + n + 1)
-                if np.abs(seg.times(k, domain) - b[k]).max() > tol:
+                local = 60.0 / float(np.median(np.diff(b[k0:k0 + n + 1])))
+                if (np.abs(seg.times(k, domain) - b[k]).max() > tol
+                        or max(abs(seg.s - local), abs(seg.e - local)) > MAX_RAMP_DEVIATION * local):
                     seg = None
             cache[n] = seg
         return cache[n]
@@ -537,25 +539,35 @@ def _ramp_longest(b: np.ndarray, k0: int, t0: float, s_fixed: float | None, tol:
     if fit(min_n) is None:
         return None
     n = _longest(lambda m: fit(m) is not None, min_n, n_all)
-    if n == n_all or not lookahead:
+    if n == n_all:
         return fit(n)
-    # The longest ramp often arrives at a poor end tempo (it bends to reach one more beat), and
-    # the next ramp must start from it: pick the length that reaches furthest over two ramps.
-    best, reach = fit(n), -1
+    # The next point's tempo is where this ramp arrives, so what follows must start from its end
+    # tempo. The longest ramp often arrives at a poor end tempo (it bends to reach one more beat):
+    # keep only lengths after which that tempo holds for at least one beat (so the fit never runs
+    # into a dead end), and among them the one reaching furthest with the hold.
+    best, reach = None, 0
     for m in sorted({max(min_n, int(round(n * f))) for f in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)}, reverse=True):
         seg = fit(m)
         if seg is None:
             continue
-        t_end = float(seg.times(np.array([seg.k1]), domain)[0])
-        nxt = _ramp_longest(b, seg.k1, t_end, seg.e, tol, domain, 1, lookahead=False)
-        r = m + (nxt.k1 - seg.k1 if nxt is not None else 0)
-        if r > reach:
-            best, reach = seg, r
+        hold = _follow(b, seg, tol, domain)
+        if hold >= 1 and m + hold > reach:
+            best, reach = seg, m + hold
     return best
+
+
+def _follow(b: np.ndarray, seg: _Seg, tol: float, domain: str) -> int:
+    """Beats a ramp's end tempo holds for after it (the whole rest when it ends on the last beat)."""
+    if seg.k1 >= b.size - 1:
+        return b.size
+    t_end = float(seg.times(np.array([seg.k1]), domain)[0])
+    return _hold(b, seg.k1, t_end, seg.e, tol)
 
 
 #: Shortest ramp used (beats): shorter ones chase the analysis noise.
 MIN_RAMP_BEATS = 8
+#: A ramp's start and end tempo stay within this fraction of the median tempo of its beats.
+MAX_RAMP_DEVIATION = 0.2
 
 
 def _hold(b: np.ndarray, k0: int, t0: float, bpm: float, tol: float) -> int:
@@ -573,7 +585,8 @@ def _fit_segments(b: np.ndarray, tol: float, ramps: str | None) -> list[_Seg]:
     previous one ended (the first with a free anchor). With ``ramps``, a ramp of at least
     :data:`MIN_RAMP_BEATS` replaces a step when it covers more beats. A point's tempo is where the
     ramp before it arrives, so after a ramp comes either a ramp from its end tempo or a step
-    holding that tempo, whichever lasts longer.
+    holding that tempo, whichever lasts longer; a ramp is only taken where its end tempo can hold
+    for a beat, so the fit never runs into a dead end.
     """
     segs: list[_Seg] = []
     k0, t0 = 0, None
@@ -586,10 +599,8 @@ def _fit_segments(b: np.ndarray, tol: float, ramps: str | None) -> list[_Seg]:
             n_hold = _hold(b, k0, float(t0), e, tol)  # type: ignore[arg-type]
             if chained is not None and (chained.k1 - k0 >= max(MIN_RAMP_BEATS, n_hold + 1) or n_hold == 0):
                 best = chained
-            elif n_hold:
-                best = _Seg(k0, k0 + n_hold, float(t0), e, e, False)  # type: ignore[arg-type]
-            else:  # nothing fits from the ramp's end: hold its tempo for one beat
-                best = _Seg(k0, k0 + 1, float(t0), e, e, False)  # type: ignore[arg-type]
+            else:  # every ramp is chosen so that its end tempo holds for at least a beat
+                best = _Seg(k0, k0 + max(n_hold, 1), float(t0), e, e, False)  # type: ignore[arg-type]
         else:
             step = _step_free(b, tol) if t0 is None else _step_fixed(b, k0, t0, tol)
             best = step
