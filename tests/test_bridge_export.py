@@ -180,7 +180,7 @@ def test_every_rpp_media_file_resolves_against_the_project_folder(steady, short_
     stem = write_audio(work / "daw" / "stems" / "drums.wav" if (work / "daw" / "stems").mkdir(parents=True) is None
                        else None, np.zeros((2, 441), np.float32), 44100)
     other = write_audio(tmp_path / "elsewhere.wav", np.zeros((2, 441), np.float32), 44100)
-    doc = {**steady.to_dict(), "audio": str(short_track_file), "stems": {"drums": "../../daw/stems/drums.wav",
+    doc = {**steady.to_dict(), "source": str(short_track_file), "stems": {"drums": "../../daw/stems/drums.wav",
                                                                         "pad": str(other)}}
     src = work / "an" / "x" / "song.json"
     src.write_text(json.dumps(doc))

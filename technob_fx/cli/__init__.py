@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args)
     except TechnobError as exc:
-        print(f"technob: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # one line per problem (AnalysisFileError)
+            print(f"technob: error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("technob: interrupted", file=sys.stderr)
