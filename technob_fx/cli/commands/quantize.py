@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_grid(path: Path):  # noqa: ANN201 - BeatGrid
-    """Read a beat grid JSON file (a BeatGrid dict, ``{"beats": [...]}`` or a list of times)."""
+    """Read a beat grid JSON file: an ``analysis.json`` (through the one reader), a BeatGrid dict,
+    ``{"beats": [...]}`` or a list of times."""
     import numpy as np
 
     from ...core.errors import ParameterError
@@ -56,8 +57,13 @@ def load_grid(path: Path):  # noqa: ANN201 - BeatGrid
         raise ParameterError(f"{path}: no such grid file") from None
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: not a readable JSON beat grid ({exc})") from None
+    if isinstance(data, dict) and (str(data.get("schema", "")).startswith("technob-analysis")
+                                   or ("duration" in data and "tempo" in data)):
+        from ...stages.analysis import read_analysis
+
+        return read_analysis(path).grid  # the track's analysis (with any corrections pulled in)
     if isinstance(data, dict) and isinstance(data.get("grid"), dict):
-        data = data["grid"]  # an analysis.json
+        data = data["grid"]
     if isinstance(data, list):
         data = {"beats": data}
     if not isinstance(data, dict) or "beats" not in data:
