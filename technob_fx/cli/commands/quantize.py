@@ -107,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
 
         raise ParameterError("--bars needs --loop")
     tm = time_map(grid, args.bpm, unit=args.grid, strength=args.strength)
+    loop = None
+    if args.loop:  # checked before the (long) warp: a loop that does not fit is refused at once
+        from ...stages.quantize import loop_region
+
+        n_out = int(round(tm.output_duration(audio.shape[1] / sr) * sr))
+        loop = loop_region(grid, tm, sr, n_out, bars=args.bars)
     extra = []
     for stem_in, _ in args.also:
         stem, stem_sr = read_audio(stem_in)
@@ -122,13 +128,10 @@ def run(args: argparse.Namespace) -> int:
             results.append(warp(x, sr, tm, engine=args.engine, high_quality=args.high_quality))
             cb((i + 1) / (1 + len(extra)), f"warped {i + 1}/{1 + len(extra)}")
     elapsed = time.perf_counter() - t0
-    loop = None
     chunks = None
-    if args.loop:
+    if loop is not None:
         from ...core.io import acid_chunk
-        from ...stages.quantize import loop_region
 
-        loop = loop_region(grid, tm, sr, results[0].shape[1], bars=args.bars)
         results = [y[:, loop.start: loop.start + loop.length] for y in results]
         chunks = {"acid": acid_chunk(loop.bpm, loop.beats, loop.beats_per_bar, 4)}
     # Write only once everything is computed: an error above leaves no output at all.
