@@ -117,3 +117,48 @@ def test_pull_needs_a_source(track, capsys):
     path, _, _ = track
     assert main(["bridge", "pull", str(path)]) == 1
     assert "choose --daw" in capsys.readouterr().err
+
+
+def test_osc_server_pulls_into_the_analysis_and_sends_the_tempo_map(track, tmp_path):
+    import socket
+
+    from pythonosc.osc_packet import OscPacket
+
+    from bridge.osc import NAMESPACE, OscServer
+    from bridge.oscmsg import build
+    from bridge.reaper import ReaperClient
+    from tests.fake_live import free_udp_port
+    from tests.test_bridge_daw import FakeReaper
+
+    path, data, _ = track
+    assert "/technob/daw/pull" in NAMESPACE and "/technob/get/tempo_map" in NAMESPACE
+    port = free_udp_port()
+    fake = FakeReaper(("127.0.0.1", port))
+    client = ReaperClient("127.0.0.1", fake.port, feedback_port=port, timeout=10.0)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(10.0)
+
+    def until(srv, address, *args, stop="/technob/done"):
+        peer.sendto(build(address, list(args)), srv.address)
+        got = []
+        while not got or got[-1][0] not in (stop, "/technob/error"):
+            m = OscPacket(peer.recvfrom(65535)[0]).messages[0].message
+            got.append((m.address, tuple(m.params)))
+        return got
+
+    try:
+        with OscServer("127.0.0.1", 0, allow=[tmp_path], daw=client, auto_sync=True) as srv:
+            until(srv, "/technob/analyze", str(path))
+            fake.settle()
+            fake.tempo = 126.5
+            got = until(srv, "/technob/daw/pull")
+            assert got[-1] == ("/technob/done", ("daw/pull", str(path)))
+            assert ("/technob/tempo", (pytest.approx(126.5),)) in got
+            tm = until(srv, "/technob/get/tempo_map", "time", stop="/technob/tempo_map")[-1][1]
+            assert tm[0] == 0 and len(tm) == 1 + 4 and tm[3] == pytest.approx(126.5)
+    finally:
+        peer.close()
+        client.close()
+        fake.close()
+    assert read_analysis(path).tempo == pytest.approx(126.5)
