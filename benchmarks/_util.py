@@ -71,7 +71,7 @@ def make_long_file(path: Path, minutes: float, *, structure: str = "short", seed
     float
         Seconds written.
     """
-    from technob_fx.io import AtomicAudioWriter
+    from technob_fx.core.io import AtomicAudioWriter
     from technob_fx.synth import DEFAULT_STRUCTURE, SHORT_STRUCTURE, synth_techno
 
     bars = SHORT_STRUCTURE if structure == "short" else DEFAULT_STRUCTURE

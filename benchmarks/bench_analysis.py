@@ -8,7 +8,7 @@
    ``../shared/data/samples`` tiled, where a right tempo gives a whole number of beats per loop.
 3. **Pitch**: raw pitch accuracy / voicing (mir_eval.melody) on the synth's lead stem and on the
    full mix, ours vs ``librosa.pyin``, and the time each takes.
-4. **Speed and memory**: full :func:`technob_fx.analysis.analyze_file` (load, beats, downbeats,
+4. **Speed and memory**: full :func:`technob_fx.stages.analysis.analyze_file` (load, beats, downbeats,
    sections, key, pitch, features) of a 6-minute 44.1 kHz stereo WAV, median of 3 runs, as x real
    time; the naive librosa pipeline (load, beat_track, hpss, pyin, mfcc, chroma, agglomerative
    segmentation) on the same file in the same process (pyin on a 30 s excerpt, extrapolated
@@ -70,9 +70,9 @@ def synth_accuracy(quick: bool) -> dict:
     import librosa
     import mir_eval
 
-    from technob_fx.beats import track_beats
-    from technob_fx.frontend import Frontend
-    from technob_fx.segmentation import segment
+    from technob_fx.core.frontend import Frontend
+    from technob_fx.stages.beats import track_beats
+    from technob_fx.stages.segmentation import segment
     from technob_fx.synth import DEFAULT_STRUCTURE, SHORT_STRUCTURE, synth_techno
 
     rows = []
@@ -126,8 +126,8 @@ def real_clips() -> dict:
     import librosa
     import mir_eval
 
-    from technob_fx.beats import track_beats
-    from technob_fx.io import read_audio
+    from technob_fx.core.io import read_audio
+    from technob_fx.stages.beats import track_beats
 
     out = {}
     if not SHARED.is_dir():
@@ -170,8 +170,8 @@ def drum_loops() -> dict:
     """
     import librosa
 
-    from technob_fx.beats import track_beats
-    from technob_fx.io import read_audio
+    from technob_fx.core.io import read_audio
+    from technob_fx.stages.beats import track_beats
 
     folder = SHARED.parent / "samples"
     rows = {}
@@ -197,7 +197,7 @@ def pitch_accuracy() -> dict:
     import librosa
     import mir_eval
 
-    from technob_fx.pitch import track_pitch
+    from technob_fx.stages.pitch import track_pitch
     from technob_fx.synth import SHORT_STRUCTURE, synth_techno
 
     audio, truth, stems = synth_techno(SHORT_STRUCTURE, bpm=128.0, seed=1, return_stems=True)
@@ -271,13 +271,13 @@ def naive_librosa(path: Path, duration: float) -> dict:
 
 
 def speed(minutes: float, repeats: int) -> dict:
-    from technob_fx.analysis import analyze_file
+    from technob_fx.stages.analysis import analyze_file
 
     with tempfile.TemporaryDirectory(prefix="technob-bench-") as tmp:
         path = Path(tmp) / "long.wav"
         dur = make_long_file(path, minutes, structure="default", seed=0)
         short = Path(tmp) / "short.wav"
-        from technob_fx.io import read_audio, write_audio
+        from technob_fx.core.io import read_audio, write_audio
 
         a, _ = read_audio(path, duration=10.0)
         write_audio(short, a, SR)
@@ -290,10 +290,10 @@ def speed(minutes: float, repeats: int) -> dict:
             stages.append(res.timings)
         ours = statistics.median(runs)
         base = naive_librosa(path, dur)
-        code = (f"from technob_fx.analysis import analyze_file\nr = analyze_file({str(path)!r})\n"
+        code = (f"from technob_fx.stages.analysis import analyze_file\nr = analyze_file({str(path)!r})\n"
                 "print('TEMPO', r.tempo)")
         peak, wall, _ = run_child(code)
-        imp_peak, _, _ = run_child("import numpy, scipy.fft, soxr, pedalboard\nimport technob_fx.analysis")
+        imp_peak, _, _ = run_child("import numpy, scipy.fft, soxr, pedalboard\nimport technob_fx.stages.analysis")
     best = min(range(len(runs)), key=lambda i: runs[i])
     return {
         "load_average_1min_at_end": os.getloadavg()[0], "cpus": os.cpu_count(),

@@ -67,7 +67,7 @@ import json, time
 from pathlib import Path
 import numpy as np, librosa
 from technob_fx.blend.dataset import DatasetConfig, _describe
-from technob_fx.io import write_audio
+from technob_fx.core.io import write_audio
 cfg = DatasetConfig()
 out = Path({out!r}); out.mkdir(parents=True, exist_ok=True)
 t = time.perf_counter(); total = 0.0; k = 0
@@ -88,7 +88,7 @@ print("RESULT", json.dumps({{"audio_s": total, "wall_s": time.perf_counter() - t
 
 IMPORTS = """
 import numpy, librosa, pedalboard, pyloudnorm, scipy.signal
-import technob_fx.blend.dataset, technob_fx.blend._analysis, technob_fx.beats
+import technob_fx.blend.dataset, technob_fx.blend._analysis, technob_fx.stages.beats
 """
 
 LOAD_WHOLE = """
@@ -151,7 +151,7 @@ def build_speed(tmp: Path, rounds: int) -> tuple[dict, Path]:
 
 
 MAKE_LONG = """
-from technob_fx.io import AtomicAudioWriter, read_audio
+from technob_fx.core.io import AtomicAudioWriter, read_audio
 src, sr = read_audio({src!r})
 total, written = int({minutes!r} * 60 * sr), 0
 with AtomicAudioWriter({path!r}, sr, src.shape[0], bit_depth=16) as w:

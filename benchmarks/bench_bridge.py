@@ -98,8 +98,8 @@ def _serve(kind: str, conn: object) -> None:
     """Child process: run one server, send its address, stay up until told to stop."""
     if kind == "technob":
         from bridge.osc import OscServer
-        from technob_fx.chain import Chain
-        from technob_fx.effects import StereoWidth
+        from technob_fx.core.chain import Chain
+        from technob_fx.stages.effects import StereoWidth
 
         srv = OscServer("127.0.0.1", 0, chain=Chain([StereoWidth()])).start()
         conn.send(srv.address)  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ SR = 44100
 def overhead(audio: np.ndarray, repeats: int) -> dict:
     import pedalboard
 
-    from technob_fx.chain import Chain
+    from technob_fx.core.chain import Chain
 
     def plugins():
         return [pedalboard.HighpassFilter(30), pedalboard.Compressor(-14, 2.0), pedalboard.Reverb(0.3),
@@ -64,7 +64,7 @@ def streaming_rss(minutes: float) -> dict:
         src = Path(tmp) / "long.wav"
         seconds = make_long_file(src, minutes)
         dst = Path(tmp) / "out.wav"
-        imports = "from technob_fx.chain import Chain\nimport technob_fx.effects, pedalboard, numpy, scipy.signal\n"
+        imports = "from technob_fx.core.chain import Chain\nimport technob_fx.stages.effects, pedalboard, numpy, scipy.signal\n"
         base_mib, _, _ = run_child(imports + "Chain.from_preset('lofi')")
         code = imports + (
             "import time\nchain = Chain.from_preset('lofi')\nt=time.perf_counter()\n"

@@ -2,7 +2,7 @@
 
 A synthesised techno track whose tempo drifts from 122 to 134 BPM (52 s, 28 bars) is warped onto
 a 128 BPM grid with the true beat grid, and again with the grid detected by the analysis stage
-(``technob_fx.quantize.detect_grid``). In every output the kicks are re-detected (onset of the
+(``technob_fx.stages.quantize.detect_grid``). In every output the kicks are re-detected (onset of the
 low band: the envelope below 120 Hz crossing 30 % of its local peak; the detector's own bias,
 measured on the input, is removed) and their distance to the 128 BPM target grid reported as
 median and 95th percentile, in ms (goal: median < 5 ms, p95 < 15 ms). Speed is x real time
@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from benchmarks._util import save
-from technob_fx.quantize import _kick_onsets
+from technob_fx.stages.quantize import _kick_onsets
 
 SR = 44100
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    from technob_fx.quantize import detect_grid, time_map, warp
+    from technob_fx.stages.quantize import detect_grid, time_map, warp
     from technob_fx.synth import SHORT_STRUCTURE, synth_techno
 
     audio, truth, stems = synth_techno(SHORT_STRUCTURE, bpm=122.0, bpm_end=134.0, seed=5, return_stems=True)

@@ -1,6 +1,6 @@
 """Separation: HPSS speed vs librosa, demucs peak memory windowed vs whole-track.
 
-1. HPSS: :class:`technob_fx.hpss.HarmonicPercussive` (streaming engine, masks shared by the
+1. HPSS: :class:`technob_fx.stages.hpss.HarmonicPercussive` (streaming engine, masks shared by the
    channels) against ``librosa.effects.hpss`` on the same 60 s of stereo audio, alternating, in
    one process; x real time (median of ``--repeats``) and their ratio.
 2. demucs: files of 10 and 60 minutes (the synth track looped) are separated with the test model
@@ -35,7 +35,7 @@ SEGMENT = 7.8
 def hpss_speed(repeats: int) -> dict:
     import librosa
 
-    from technob_fx.hpss import HarmonicPercussive
+    from technob_fx.stages.hpss import HarmonicPercussive
     from technob_fx.synth import SHORT_STRUCTURE, synth_techno
 
     audio, _ = synth_techno(SHORT_STRUCTURE, seed=6)
@@ -57,8 +57,8 @@ def hpss_speed(repeats: int) -> dict:
             "latency_samples": node.latency}
 
 
-IMPORTS = ("import sys, time, torch\ntorch.set_num_threads(2)\nfrom technob_fx.stems import load_model, separate_file, "
-           "separate_stems\nfrom technob_fx.io import read_audio\nmodel = load_model('demucs_unittest')\n"
+IMPORTS = ("import sys, time, torch\ntorch.set_num_threads(2)\nfrom technob_fx.stages.stems import load_model, separate_file, "
+           "separate_stems\nfrom technob_fx.core.io import read_audio\nmodel = load_model('demucs_unittest')\n"
            "def hwm():\n    return [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
            "def report(f, m, _last=[-1]):\n    if int(f * 20) > _last[0]:\n        _last[0] = int(f * 20)\n"
            "        print(f'{f:.2f} VmHWM {hwm()} kB {time.strftime(\"%H:%M:%S\")}', file=sys.stderr, flush=True)\n")

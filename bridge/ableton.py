@@ -35,12 +35,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from technob_fx.errors import TechnobError
+from technob_fx.core.errors import TechnobError
 
 from .oscmsg import OscArg, OscSender
 
 if TYPE_CHECKING:
-    from .export import TrackData
+    from .track import TrackData
 
 #: AbletonOSC's ports.
 LISTEN_PORT = 11000

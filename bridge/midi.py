@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from technob_fx.errors import DependencyError, TechnobError
-from technob_fx.io import atomic_path
+from technob_fx.core.errors import DependencyError, TechnobError
+from technob_fx.core.io import atomic_path
 
 if TYPE_CHECKING:
-    from technob_fx.results import BeatGrid
+    from technob_fx.core.results import BeatGrid
 
-    from .export import TrackData
+    from .track import TrackData
 
 #: Ticks per quarter note (beat) of exported files.
 PPQ = 960

@@ -3,7 +3,7 @@
 One receiving thread parses and dispatches datagrams in arrival order (so replies keep the order
 of requests); long jobs (analyse, separate, render, export, DAW sync) run one at a time on a worker
 thread, so ``/technob/param`` keeps working while a render streams -- a parameter set between two
-blocks takes effect from the next block (:meth:`technob_fx.chain.Chain.set_parameter` takes the
+blocks takes effect from the next block (:meth:`technob_fx.core.chain.Chain.set_parameter` takes the
 chain's lock, which each block holds while it is processed).
 
 Replies go to the sender's address (or to a fixed ``reply_to`` address), as typed OSC messages
@@ -26,11 +26,11 @@ from typing import Any
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from technob_fx.errors import TechnobError
+from technob_fx.core.errors import TechnobError
 
-from .export import TrackData
 from .oscmsg import MAX_DATAGRAM, OscArg, build, chunked
 from .paths import PathPolicy
+from .track import TrackData
 
 #: Largest datagram accepted (bytes); larger ones are refused with an error reply.
 MAX_INCOMING = 8192
@@ -99,7 +99,7 @@ class OscServer:
         A DAW client with ``sync(TrackData) -> dict`` (:class:`bridge.ableton.AbletonClient`,
         :class:`bridge.reaper.ReaperClient`), used by ``/technob/daw/sync`` and after each
         analysis when ``auto_sync``.
-    chain : technob_fx.chain.Chain, optional
+    chain : technob_fx.core.chain.Chain, optional
         The live chain ``/technob/param`` acts on.
     clock_out : mido output port, optional
         Where ``/technob/clock/start`` sends MIDI clock (:func:`bridge.midi.open_output`).
@@ -339,7 +339,7 @@ class OscServer:
         return cb
 
     def _analyze(self, req: Request) -> None:
-        from .export import load_track_data
+        from .track import load_track_data
 
         path = self.policy.resolve(req.args[0], must_exist=True)
         data = load_track_data(path, progress=self._progress(req))
@@ -353,7 +353,7 @@ class OscServer:
         path = self.policy.resolve(req.args[0], must_exist=True)
         engine = req.args[1] if len(req.args) > 1 else "demucs"
         out_dir = self.policy.resolve_dir(path.parent / f"{path.stem}_stems", create=True)
-        from technob_fx.separation import separate
+        from technob_fx.stages.separation import separate
 
         stems = separate(path, out_dir, engine=engine, progress=self._progress(req))
         for name, p in stems.items():
@@ -363,7 +363,7 @@ class OscServer:
         self.send(req.sender, "/technob/done", "separate", str(path))
 
     def _chain_from(self, preset: str) -> Any:
-        from technob_fx.chain import Chain
+        from technob_fx.core.chain import Chain
 
         if "/" in preset or preset.endswith(".toml"):
             preset = str(self.policy.resolve(preset, must_exist=True))
@@ -401,7 +401,7 @@ class OscServer:
         if self.chain is None:
             raise TechnobError("no chain loaded; send /technob/chain <preset> or /technob/render first")
         if isinstance(value, str):
-            from technob_fx.commands._common import parse_value
+            from technob_fx.core.node import parse_value
 
             value = parse_value(value)
         self.chain.set_parameter(f"{element}.{param}", value)

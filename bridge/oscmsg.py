@@ -8,7 +8,7 @@ from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from technob_fx.errors import TechnobError
+from technob_fx.core.errors import TechnobError
 
 #: Largest datagram we send (bytes): fits one Ethernet frame (1500 - 20 IP - 8 UDP) with room to
 #: spare, so replies are never IP-fragmented (a lost fragment loses the whole datagram).

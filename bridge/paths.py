@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from technob_fx.errors import PathError
+from technob_fx.core.errors import PathError
 
 
 class PathPolicy:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from .oscmsg import OscSender
 
 if TYPE_CHECKING:
-    from .export import TrackData
+    from .track import TrackData
 
 #: Port REAPER is usually told to listen on.
 DEFAULT_PORT = 8000

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from technob_fx.errors import TechnobError
-from technob_fx.io import atomic_write_text
+from technob_fx.core.errors import TechnobError
+from technob_fx.core.io import atomic_write_text
 
 if TYPE_CHECKING:
-    from .export import TrackData
+    from .track import TrackData
 
 _SOURCE_TYPES = {".wav": "WAVE", ".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS",
                  ".aif": "WAVE", ".aiff": "WAVE"}
@@ -47,7 +47,7 @@ def _guid(seed: str) -> str:
 
 def _media_length(path: Path, fallback: float) -> float:
     try:
-        from technob_fx.io import audio_info
+        from technob_fx.core.io import audio_info
 
         return audio_info(path).duration
     except Exception:  # noqa: BLE001 - missing or unreadable file: use the track length

@@ -25,7 +25,7 @@ def short_track():
 @pytest.fixture(scope="session")
 def short_track_file(tmp_path_factory, short_track):
     """The short track written as a 44.1 kHz stereo WAV file."""
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
 
     audio, truth, _ = short_track
     path = tmp_path_factory.mktemp("track") / "short_track.wav"

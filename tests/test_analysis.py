@@ -8,9 +8,9 @@ import mir_eval
 import numpy as np
 import pytest
 
-from technob_fx.analysis import Analysis, analyze, analyze_file
 from technob_fx.cli import main
-from technob_fx.errors import AudioError, TechnobError
+from technob_fx.core.errors import AudioError, TechnobError
+from technob_fx.stages.analysis import Analysis, analyze, analyze_file
 
 
 def test_analyze_short_track_and_write(short_track, tmp_path):
@@ -122,9 +122,9 @@ def test_cli_rejects_a_corrupt_file(tmp_path, capsys):
 
 
 def test_all_analysis_nodes_in_one_chain_share_a_frontend(short_track, tmp_path):
-    from technob_fx.chain import Chain
-    from technob_fx.io import write_audio
-    from technob_fx.registry import node_class
+    from technob_fx.core.chain import Chain
+    from technob_fx.core.io import write_audio
+    from technob_fx.core.registry import node_class
 
     audio, truth, _ = short_track
     names = ["beat_tracker", "segmenter", "key_detector", "pitch_tracker", "features"]
@@ -142,7 +142,7 @@ def test_all_analysis_nodes_in_one_chain_share_a_frontend(short_track, tmp_path)
 
 @pytest.mark.parametrize(("channels", "sr", "seconds"), [(6, 8000, 0.5), (2, 192000, 1.0), (1, 44100, 3.0)])
 def test_analyze_file_odd_formats(tmp_path, channels, sr, seconds):
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
 
     x = _noise((channels, int(sr * seconds)), seed=channels)
     path = write_audio(tmp_path / "odd.wav", x, sr)

@@ -6,10 +6,10 @@ import mir_eval
 import numpy as np
 import pytest
 
-from technob_fx.beats import BeatTracker, estimate_tempo, track_beats
-from technob_fx.errors import ParameterError
-from technob_fx.frontend import Frontend
-from technob_fx.results import BeatGrid
+from technob_fx.core.errors import ParameterError
+from technob_fx.core.frontend import Frontend
+from technob_fx.core.results import BeatGrid
+from technob_fx.stages.beats import BeatTracker, estimate_tempo, track_beats
 from technob_fx.synth import synth_techno
 
 STRUCT = (("intro", 2), ("drop", 4), ("breakdown", 4), ("drop", 4), ("outro", 2))
@@ -72,8 +72,8 @@ def test_bad_range_raises():
 
 
 def test_node_in_chain_shares_frontend(short_track):
-    from technob_fx.chain import Chain
-    from technob_fx.registry import node_class
+    from technob_fx.core.chain import Chain
+    from technob_fx.core.registry import node_class
 
     audio, truth, _ = short_track
     assert node_class("beat_tracker") is BeatTracker
@@ -85,7 +85,7 @@ def test_node_in_chain_shares_frontend(short_track):
 
 @pytest.mark.parametrize(("name", "beats_per_loop"), [("loop_amen", 4), ("loop_breakbeat", 4), ("loop_mika", 16)])
 def test_real_drum_loops_tempo(shared_data, name, beats_per_loop):
-    from technob_fx.io import read_audio
+    from technob_fx.core.io import read_audio
 
     audio, sr = read_audio(shared_data / "samples" / f"{name}.flac")
     loop = audio.shape[1] / sr
@@ -95,7 +95,7 @@ def test_real_drum_loops_tempo(shared_data, name, beats_per_loop):
 
 
 def test_annotated_clip_runs(shared_data):
-    from technob_fx.io import read_audio
+    from technob_fx.core.io import read_audio
 
     audio, sr = read_audio(shared_data / "annotated" / "sample.wav")
     ref = np.loadtxt(shared_data / "annotated" / "sample.beats", comments="#", ndmin=2)[:, 0]

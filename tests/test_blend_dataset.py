@@ -15,7 +15,7 @@ from technob_fx.blend.dataset import (
     read_manifest,
 )
 from technob_fx.blend.genres import make_genre_folders, synth_classical
-from technob_fx.io import read_audio, write_audio
+from technob_fx.core.io import read_audio, write_audio
 
 SR = 22050
 CFG = DatasetConfig(chunk_seconds=5.0, sample_rate=SR, n_mels=64)
@@ -140,7 +140,7 @@ def test_corrupt_files_reported_and_skipped(tmp_path, genre_dirs):
 
 
 def test_other_settings_refused(tmp_path, genre_dirs):
-    from technob_fx.errors import PathError
+    from technob_fx.core.errors import PathError
 
     out = tmp_path / "ds"
     build_dataset({"lofi": [genre_dirs["lofi"][0] / "lofi_00.wav"]}, out, config=CFG)
@@ -161,13 +161,13 @@ def test_cli_build(tmp_path, genre_dirs, capsys):
 
 
 def test_streams_never_loads_whole_file_and_cleans_stale_temp_files(tmp_path, genre_dirs, monkeypatch):
-    import technob_fx.io
+    import technob_fx.core.io
     from technob_fx.blend.dataset import Source, _source_dir, process_source
 
     def refuse(*args, **kwargs):
         raise AssertionError("the dataset builder must stream, not read whole files")
 
-    monkeypatch.setattr(technob_fx.io, "read_audio", refuse)
+    monkeypatch.setattr(technob_fx.core.io, "read_audio", refuse)
     path = genre_dirs["lofi"][0] / "lofi_01.wav"
     st = path.stat()
     src = Source("lofi", path, st.st_size, st.st_mtime_ns)

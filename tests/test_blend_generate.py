@@ -60,7 +60,7 @@ def test_generate_outputs_and_midi(tmp_path, dataset, model):
     import mido
 
     from technob_fx.blend.generate import generate
-    from technob_fx.io import read_audio
+    from technob_fx.core.io import read_audio
 
     g = generate(dataset, tmp_path / "g", blend=0.6, bars=8, seed=5)
     n = int(round(8 * 4 * 60.0 / g.tempo * SR))
@@ -94,7 +94,7 @@ def test_same_seed_same_bytes(tmp_path, dataset, model):
 
 def test_bad_arguments(tmp_path, dataset, model):
     from technob_fx.blend.generate import generate
-    from technob_fx.errors import ParameterError, PathError
+    from technob_fx.core.errors import ParameterError, PathError
 
     with pytest.raises(ParameterError, match="blend"):
         generate(dataset, tmp_path / "x", blend=1.5)

@@ -17,7 +17,7 @@ from bridge.export import TrackData
 from bridge.osc import OscServer
 from bridge.oscmsg import build
 from bridge.reaper import ReaperClient
-from technob_fx.errors import TechnobError
+from technob_fx.core.errors import TechnobError
 
 WAIT = 10.0
 

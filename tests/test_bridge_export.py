@@ -13,7 +13,7 @@ from bridge.export import TrackData, export, labels_text, parse_labels, read_ana
 from bridge.midi import BEAT_NOTE, DOWNBEAT_NOTE, PPQ, build_tempo_map, meter_changes
 from bridge.rpp import parse_rpp, rpp_text, tokenize
 from technob_fx.cli import main
-from technob_fx.errors import TechnobError
+from technob_fx.core.errors import TechnobError
 from technob_fx.synth import SHORT_STRUCTURE, synth_techno
 
 TICK_128 = 60.0 / 128.0 / PPQ  # seconds per tick at 128 BPM
@@ -115,7 +115,7 @@ def test_meter_changes_put_downbeats_on_bar_lines():
 def test_rpp_has_tempo_map_markers_regions_and_stem_tracks(drifting, tmp_path):
     stems = tmp_path / "stems"
     stems.mkdir()
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
 
     for name in ("drums", "bass"):
         write_audio(stems / f"{name}.wav", np.zeros((2, 4410), np.float32), 44100)
@@ -224,8 +224,8 @@ def test_minimal_json_gets_a_constant_grid(tmp_path):
 def test_demo_step_exports_every_format(short_track, tmp_path):
     from types import SimpleNamespace
 
-    from bridge.demo import demo_step
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
+    from technob_fx.demo.bridge import demo_step
 
     audio, truth, _ = short_track
     track = write_audio(tmp_path / "track.wav", audio, truth.sample_rate)
@@ -244,7 +244,7 @@ def test_demo_step_exports_every_format(short_track, tmp_path):
 
 
 def test_cli_export_of_an_audio_file_runs_the_analysis(short_track_file, tmp_path):
-    pytest.importorskip("technob_fx.analysis")
+    pytest.importorskip("technob_fx.stages.analysis")
     out = tmp_path / "o"
     assert main(["export", str(short_track_file), "--to", "midi,reaper", "-o", str(out), "--quiet"]) == 0
     mid = mido.MidiFile(out / "short_track.mid")

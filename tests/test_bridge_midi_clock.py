@@ -8,7 +8,7 @@ import mido
 import pytest
 
 from bridge.midi import CLOCK_PPQN, ClockFollower, ClockSender, open_input, open_output
-from technob_fx.errors import TechnobError
+from technob_fx.core.errors import TechnobError
 
 WAIT = 20.0
 

@@ -18,7 +18,7 @@ from bridge.export import TrackData
 from bridge.osc import MAX_INCOMING, NAMESPACE, OscServer
 from bridge.oscmsg import MAX_DATAGRAM, build
 from bridge.paths import PathPolicy
-from technob_fx.errors import PathError, TechnobError
+from technob_fx.core.errors import PathError, TechnobError
 from tests.conftest import require_program
 
 WAIT = 10.0  # generous upper bound on waits (never a timing assertion)
@@ -117,7 +117,7 @@ def test_analyze_json_replies_typed_and_chunked(server, peer, analysis_json, tmp
 
 
 def test_beats_of_a_long_track_are_split_under_the_datagram_limit(server, peer):
-    from technob_fx.results import BeatGrid
+    from technob_fx.core.results import BeatGrid
 
     server.data = TrackData(duration=3600.0, sample_rate=44100, grid=BeatGrid.from_tempo(128.0, 3600.0))
     peer.send("/technob/get/beats")
@@ -230,8 +230,8 @@ class PausingServer(OscServer):
 def test_param_takes_effect_on_the_next_block_of_a_render(tmp_path):
     import pedalboard
 
-    from technob_fx.chain import Chain
-    from technob_fx.io import read_audio, write_audio
+    from technob_fx.core.chain import Chain
+    from technob_fx.core.io import read_audio, write_audio
 
     block = 4096
     src = tmp_path / "in.wav"
@@ -373,9 +373,9 @@ def test_cli_bridge_serves_until_interrupted(tmp_path):
 
 
 def test_analyze_and_separate_audio_over_osc(server, peer, short_track, tmp_path):
-    pytest.importorskip("technob_fx.analysis")
-    pytest.importorskip("technob_fx.separation")
-    from technob_fx.io import write_audio
+    pytest.importorskip("technob_fx.stages.analysis")
+    pytest.importorskip("technob_fx.stages.separation")
+    from technob_fx.core.io import write_audio
 
     audio, truth, _ = short_track
     write_audio(tmp_path / "clip.wav", audio[:, : int(12 * truth.sample_rate)], truth.sample_rate)

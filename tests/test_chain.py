@@ -6,11 +6,11 @@ import numpy as np
 import pedalboard
 import pytest
 
-from technob_fx.chain import Chain
-from technob_fx.effects import SoftClip, StereoWidth, VinylNoise, WowFlutter
-from technob_fx.errors import AudioError, ParameterError, TechnobError
-from technob_fx.io import read_audio, write_audio
-from technob_fx.node import AnalyzerNode, Result
+from technob_fx.core.chain import Chain
+from technob_fx.core.errors import AudioError, ParameterError, TechnobError
+from technob_fx.core.io import read_audio, write_audio
+from technob_fx.core.node import AnalyzerNode, Result
+from technob_fx.stages.effects import SoftClip, StereoWidth, VinylNoise, WowFlutter
 
 SR = 44100
 
@@ -125,7 +125,7 @@ def test_process_file_streams_to_the_same_result(tmp_path, short_track):
 
 
 def test_process_file_compensates_node_latency(tmp_path, short_track):
-    from technob_fx.hpss import HarmonicPercussive
+    from technob_fx.stages.hpss import HarmonicPercussive
 
     audio = short_track[0][:, : SR * 4]
     src = write_audio(tmp_path / "in.wav", audio, SR, bit_depth=32)

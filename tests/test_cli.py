@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from technob_fx.cli import build_parser, main
-from technob_fx.io import read_audio, write_audio
+from technob_fx.core.io import read_audio, write_audio
 
 SR = 44100
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from technob_fx.features import FeatureExtractor, Features, extract_features, mfcc_from_log_mel
-from technob_fx.frontend import Frontend
+from technob_fx.core.frontend import Frontend
+from technob_fx.stages.features import FeatureExtractor, Features, extract_features, mfcc_from_log_mel
 
 
 def test_frame_and_bar_features(short_track):

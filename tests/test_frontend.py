@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from technob_fx.frontend import FPS, N_MELS, Frontend, mel_filterbank
+from technob_fx.core.frontend import FPS, N_MELS, Frontend, mel_filterbank
 
 
 def test_features_are_cached_readonly_and_shaped(short_track):
@@ -51,7 +51,7 @@ def test_onset_envelope_peaks_on_kicks(short_track):
 def test_integrated_loudness_matches_pyloudnorm(short_track):
     import pyloudnorm
 
-    from technob_fx.features import loudness
+    from technob_fx.stages.features import loudness
 
     audio, truth, _ = short_track
     fe = Frontend(audio, truth.sample_rate)
@@ -70,8 +70,8 @@ def test_mono_and_multichannel_inputs():
 
 
 def test_builder_streamed_equals_whole(short_track):
-    from technob_fx.features import loudness
-    from technob_fx.frontend import FrontendBuilder
+    from technob_fx.core.frontend import FrontendBuilder
+    from technob_fx.stages.features import loudness
 
     audio, truth, _ = short_track
     whole = Frontend(audio, truth.sample_rate)
@@ -88,7 +88,7 @@ def test_builder_streamed_equals_whole(short_track):
 
 
 def test_streamed_analyzer_node_matches_whole_buffer(short_track):
-    from technob_fx.beats import BeatTracker
+    from technob_fx.stages.beats import BeatTracker
 
     audio, truth, _ = short_track
     node = BeatTracker()

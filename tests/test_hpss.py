@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from technob_fx.errors import ParameterError
-from technob_fx.hpss import HarmonicPercussive, hpss_file
+from technob_fx.core.errors import ParameterError
+from technob_fx.stages.hpss import HarmonicPercussive, hpss_file
 
 SR = 44100
 
@@ -93,8 +93,8 @@ def test_input_untouched_mono_and_bad_params(clip):
 
 
 def test_registry_and_chain(clip):
-    from technob_fx.chain import Chain
-    from technob_fx.registry import NODE_TYPES, node_class
+    from technob_fx.core.chain import Chain
+    from technob_fx.core.registry import NODE_TYPES, node_class
 
     if "hpss" in NODE_TYPES:
         assert node_class("hpss") is HarmonicPercussive
@@ -106,7 +106,7 @@ def test_registry_and_chain(clip):
 
 
 def test_hpss_file_streams_like_whole(tmp_path, clip):
-    from technob_fx.io import audio_info, read_audio, write_audio
+    from technob_fx.core.io import audio_info, read_audio, write_audio
 
     audio, _ = clip
     x = audio[:, : 8 * SR]

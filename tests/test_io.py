@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from technob_fx.errors import AudioError, PathError
-from technob_fx.io import (
+from technob_fx.core.errors import AudioError, PathError
+from technob_fx.core.io import (
     AtomicAudioWriter,
     atomic_write_text,
     audio_info,

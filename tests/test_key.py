@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from technob_fx.key import KeyDetector, estimate_key, key_scores
+from technob_fx.stages.key import KeyDetector, estimate_key, key_scores
 
 
 def test_synth_track_is_a_minor(short_track):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from technob_fx.effects import SoftClip, StereoWidth, VinylNoise, WowFlutter
-from technob_fx.errors import AudioError, ParameterError
-from technob_fx.node import AnalyzerNode, EffectNode, Param, Result
+from technob_fx.core.errors import AudioError, ParameterError
+from technob_fx.core.node import AnalyzerNode, EffectNode, Param, Result
+from technob_fx.stages.effects import SoftClip, StereoWidth, VinylNoise, WowFlutter
 
 
 def test_parameters_are_typed_with_range_default_and_unit():
@@ -135,7 +135,7 @@ def test_blockwise_effect_matches_whole_buffer(noise):
 
 
 def test_results_round_trip_json():
-    from technob_fx.results import BeatGrid, KeyEstimate, Segment, Segmentation
+    from technob_fx.core.results import BeatGrid, KeyEstimate, Segment, Segmentation
 
     grid = BeatGrid.from_tempo(128, 10.0, first_beat=0.1)
     again = BeatGrid.from_json(grid.to_json())
@@ -148,8 +148,8 @@ def test_results_round_trip_json():
 
 
 def test_tempo_map_of_a_drifting_grid():
-    from technob_fx.results import BeatGrid
-    from technob_fx.synth import beat_times
+    from technob_fx.core.results import BeatGrid
+    from technob_fx.synth.techno import beat_times
 
     grid = BeatGrid(beat_times(64, 120.0, 128.0), beat_times(64, 120.0, 128.0)[::4], 124.0)
     tmap = grid.tempo_map(tolerance_bpm=0.01)

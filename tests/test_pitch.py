@@ -5,7 +5,7 @@ from __future__ import annotations
 import mir_eval
 import numpy as np
 
-from technob_fx.pitch import PitchTrack, PitchTracker, track_pitch
+from technob_fx.stages.pitch import PitchTrack, PitchTracker, track_pitch
 
 
 def _ref(notes, times):

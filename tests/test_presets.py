@@ -8,10 +8,10 @@ import numpy as np
 import pedalboard
 import pytest
 
-from technob_fx.chain import Chain
-from technob_fx.effects import VinylNoise, WowFlutter
-from technob_fx.errors import PresetError
-from technob_fx.presets import list_presets, load_preset, presets_dir
+from technob_fx.core.chain import Chain, load_preset
+from technob_fx.core.errors import PresetError
+from technob_fx.core.presets import list_presets, presets_dir
+from technob_fx.stages.effects import VinylNoise, WowFlutter
 
 SR = 44100
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from technob_fx.errors import AudioError, DependencyError, ParameterError
-from technob_fx.quantize import Quantize, TimeMap, time_map, warp, warp_stems
-from technob_fx.results import BeatGrid
+from technob_fx.core.errors import AudioError, DependencyError, ParameterError
+from technob_fx.core.results import BeatGrid
+from technob_fx.stages.quantize import Quantize, TimeMap, time_map, warp, warp_stems
 from technob_fx.synth import synth_techno
 from tests.conftest import require_program
 
@@ -200,7 +200,7 @@ def test_unequal_stems_are_refused(drifting):
 
 
 def test_quantize_node(drifting):
-    from technob_fx.registry import NODE_TYPES, node_class
+    from technob_fx.core.registry import NODE_TYPES, node_class
 
     audio, truth, _ = drifting
     if "quantize" in NODE_TYPES:
@@ -227,7 +227,7 @@ def test_quantize_node_detects_grid_when_none_given(drifting):
 
 def test_cli_quantize(tmp_path, drifting):
     from technob_fx.cli import main
-    from technob_fx.io import audio_info, write_audio
+    from technob_fx.core.io import audio_info, write_audio
 
     audio, truth, stems = drifting
     src = write_audio(tmp_path / "in.wav", audio, SR)
@@ -252,7 +252,7 @@ def test_cli_quantize(tmp_path, drifting):
                                    ["--bpm", "128", "--grid-file", "ONE_BEAT"], ["--bpm", "30"]])
 def test_cli_quantize_bad_input_writes_nothing(tmp_path, drifting, capsys, extra):
     from technob_fx.cli import main
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
 
     audio, truth, _ = drifting
     src = write_audio(tmp_path / "in.wav", audio, SR)
@@ -271,7 +271,7 @@ def test_cli_quantize_bad_input_writes_nothing(tmp_path, drifting, capsys, extra
 
 def test_cli_quantize_audio_without_beats_is_refused(tmp_path, capsys):
     from technob_fx.cli import main
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
 
     src = write_audio(tmp_path / "silence.wav", np.zeros((2, SR * 4), np.float32), SR)
     assert main(["quantize", str(src), str(tmp_path / "out.wav"), "--bpm", "128", "--quiet"]) == 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from technob_fx.beats import track_beats
-from technob_fx.frontend import Frontend
-from technob_fx.results import SECTION_LABELS
-from technob_fx.segmentation import Segmenter, segment
+from technob_fx.core.frontend import Frontend
+from technob_fx.core.results import SECTION_LABELS
+from technob_fx.stages.beats import track_beats
+from technob_fx.stages.segmentation import Segmenter, segment
 
 
 def test_sections_match_truth(short_track):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from technob_fx.errors import ModelError, ParameterError
-from technob_fx.separation import separate
+from technob_fx.core.errors import ModelError, ParameterError
+from technob_fx.stages.separation import separate
 
 SR = 44100
 
 
 @pytest.fixture(scope="module")
 def mix_file(tmp_path_factory, short_track):
-    from technob_fx.io import write_audio
+    from technob_fx.core.io import write_audio
 
     audio, _, _ = short_track
     path = tmp_path_factory.mktemp("sep") / "mix.wav"
@@ -20,7 +20,7 @@ def mix_file(tmp_path_factory, short_track):
 
 
 def test_separate_hpss(tmp_path, mix_file):
-    from technob_fx.io import audio_info
+    from technob_fx.core.io import audio_info
 
     paths = separate(mix_file, tmp_path / "parts", engine="hpss")
     assert list(paths) == ["harmonic", "percussive"]
@@ -28,7 +28,7 @@ def test_separate_hpss(tmp_path, mix_file):
 
 
 def test_separate_demucs_unittest(tmp_path, mix_file):
-    from technob_fx.io import audio_info
+    from technob_fx.core.io import audio_info
 
     calls = []
     paths = separate(mix_file, tmp_path / "stems", model="demucs_unittest", segment=4.0, shifts=0,
@@ -59,7 +59,7 @@ def test_cli_separate_hpss_and_demucs(tmp_path, mix_file, capsys):
 
 
 def test_cli_separate_missing_model_offline_writes_nothing(tmp_path, mix_file, monkeypatch, capsys):
-    import technob_fx.stems as stems_mod
+    import technob_fx.stages.stems as stems_mod
     from technob_fx.cli import main
 
     monkeypatch.setattr(stems_mod, "_hub_reachable", lambda timeout=3.0: False)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from technob_fx.errors import ModelError, ParameterError
-from technob_fx.stems import DemucsSeparator, load_model, separate_file, separate_stems
+from technob_fx.core.errors import ModelError, ParameterError
+from technob_fx.stages.stems import DemucsSeparator, load_model, separate_file, separate_stems
 
 SR = 44100
 #: demucs_unittest's own segment is 40 s; a short one keeps the tests fast.
@@ -87,7 +87,7 @@ def test_stems_sum_to_the_mix_for_a_model_that_should(clip, shifts):
 
 
 def test_separate_file_streams_stems_matching_whole(tmp_path, clip, whole):
-    from technob_fx.io import audio_info, read_audio, write_audio
+    from technob_fx.core.io import audio_info, read_audio, write_audio
 
     src = write_audio(tmp_path / "mix.wav", clip, SR, bit_depth=32)
     paths = separate_file(src, tmp_path / "stems", model="demucs_unittest", segment=SEG, shifts=0, window=6.0,
@@ -125,8 +125,8 @@ def test_local_repo_single_model_and_bag(tmp_path, clip):
 
 
 def test_offline_missing_model_is_actionable(tmp_path, monkeypatch, clip):
-    import technob_fx.stems as stems_mod
-    from technob_fx.io import write_audio
+    import technob_fx.stages.stems as stems_mod
+    from technob_fx.core.io import write_audio
 
     monkeypatch.setattr(stems_mod, "_hub_reachable", lambda timeout=3.0: False)
     monkeypatch.setattr(stems_mod, "torch_hub_checkpoints", lambda: tmp_path / "cache")
@@ -156,8 +156,8 @@ def test_bad_options(clip):
 
 
 def test_demucs_node(clip):
-    from technob_fx.errors import AudioError
-    from technob_fx.registry import NODE_TYPES, node_class
+    from technob_fx.core.errors import AudioError
+    from technob_fx.core.registry import NODE_TYPES, node_class
 
     if "demucs" in NODE_TYPES:
         assert node_class("demucs") is DemucsSeparator

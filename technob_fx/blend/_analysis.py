@@ -1,7 +1,7 @@
 """Tempo, key and loudness for the blend stage.
 
-Tempo and key come from the analysis stages (:func:`technob_fx.beats.track_beats`,
-:func:`technob_fx.key.estimate_key`); where the beat tracker finds no beat (rubato classical
+Tempo and key come from the analysis stages (:func:`technob_fx.stages.beats.track_beats`,
+:func:`technob_fx.stages.key.estimate_key`); where the beat tracker finds no beat (rubato classical
 often), librosa's tracker gives the tempo. Loudness is pyloudnorm's ITU-R BS.1770.
 :func:`key_from_chroma` (Krumhansl-Schmuckler profiles) keys the learner's phrases.
 """
@@ -18,7 +18,7 @@ def beat_times(mono: np.ndarray, sr: float) -> tuple[float, np.ndarray]:
     """``(tempo BPM, beat times s)`` of a mono signal; ``(0.0, [])`` for silence."""
     if mono.size < sr or float(np.abs(mono).max()) < 1e-4:
         return 0.0, np.zeros(0)
-    from ..beats import track_beats
+    from ..stages.beats import track_beats
 
     grid = track_beats(mono, sr)
     if grid.tempo > 0 and len(grid.beats) >= 2:
@@ -44,7 +44,7 @@ def estimate_key(mono: np.ndarray, sr: float) -> tuple[str, float]:
     """``("A minor", confidence)``; ``("", 0.0)`` for silence."""
     if float(np.abs(mono).max()) < 1e-4:
         return "", 0.0
-    from ..key import estimate_key as stage_key
+    from ..stages.key import estimate_key as stage_key
 
     k = stage_key(mono, sr)
     return k.label, float(k.confidence)

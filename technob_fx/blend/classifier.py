@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError, PathError
-from ..progress import ProgressCallback
+from ..core.errors import ModelError, PathError
+from ..core.progress import ProgressCallback
 
 CHECKPOINT = "classifier.pt"
 REPORT = "classifier.json"
@@ -124,8 +124,8 @@ class GenreClassifier:
         dict
             ``{genre: probability}``.
         """
-        from ..audio import as_audio
-        from ..io import resample
+        from ..core.audio import as_audio
+        from ..core.io import resample
         from .dataset import log_mel
 
         a, _ = as_audio(audio)
@@ -221,7 +221,7 @@ def train_classifier(
     import torch
     import torch.nn.functional as F
 
-    from ..io import atomic_write_bytes, atomic_write_text
+    from ..core.io import atomic_write_bytes, atomic_write_text
     from .dataset import load_config, read_manifest
 
     t0 = time.perf_counter()
@@ -330,7 +330,7 @@ def cross_validate(
         ``accuracy`` (chunks), ``recording_accuracy``, ``chunks``, ``recordings``, ``folds`` and
         ``per_recording`` (``{source: [genre, mean probability of its genre]}``).
     """
-    from ..progress import scaled
+    from ..core.progress import scaled
     from .dataset import read_manifest, split_hash
 
     rows = read_manifest(dataset)

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioError, PathError
-from ..progress import ProgressCallback
+from ..core.errors import AudioError, PathError
+from ..core.progress import ProgressCallback
 
 #: Input extensions decoded by the dataset builder.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
@@ -283,7 +283,7 @@ def _marker_ok(out: Path, src: Source) -> bool:
 
 def _write_chunk(out: Path, src: Source, index: int, chunk: np.ndarray, real: int,
                  config: DatasetConfig) -> None:
-    from ..io import atomic_path, atomic_write_text, write_audio
+    from ..core.io import atomic_path, atomic_write_text, write_audio
 
     d = _source_dir(out, src)
     stem = f"c{index:05d}"
@@ -315,7 +315,7 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     dict
         ``{"written": int, "chunks": int, "seconds": float, "error": str | None}``.
     """
-    from ..io import atomic_write_text, stream_audio
+    from ..core.io import atomic_write_text, stream_audio
 
     out = Path(out)
     d = _source_dir(out, src)
@@ -379,7 +379,7 @@ def _job(args: tuple) -> dict:
 
 
 def _check_config(out: Path, config: DatasetConfig) -> None:
-    from ..io import atomic_write_text
+    from ..core.io import atomic_write_text
 
     path = out / CONFIG
     if path.exists():
@@ -417,7 +417,7 @@ def write_manifest(out: str | Path, val_fraction: float) -> list[dict]:
     list of dict
         The rows, sorted by genre, source id and chunk index.
     """
-    from ..io import atomic_write_text
+    from ..core.io import atomic_write_text
 
     out = Path(out)
     rows = []
@@ -501,7 +501,7 @@ def build_dataset(
     PathError
         Missing folder, or ``out`` was built with other chunk/mel settings.
     """
-    from ..io import atomic_write_text, audio_info
+    from ..core.io import atomic_write_text, audio_info
 
     t0 = time.perf_counter()
     config = config or DatasetConfig()

@@ -2,7 +2,7 @@
 
 :func:`generate` picks a Lo-Fi tempo from the learned range, chops the learned classical phrases,
 shifts each to one key (the most common key of the phrases), warps each onto the tempo grid
-(beat by beat with :func:`technob_fx.quantize.warp`; one uniform ``pedalboard.time_stretch`` for
+(beat by beat with :func:`technob_fx.stages.quantize.warp`; one uniform ``pedalboard.time_stretch`` for
 a phrase whose beats quantize refuses to stretch that far), arranges sections (intro, A, B, outro) with the learned per-bar
 drum patterns played on the one-shot hits sliced from the Lo-Fi recordings (with the learned
 swing), applies the learned tone (EQ curve) and the shipped ``lofi`` preset.
@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError, PathError
-from ..key import PITCH_CLASSES
-from ..progress import ProgressCallback
+from ..core.errors import ParameterError, PathError
+from ..core.progress import ProgressCallback
+from ..stages.key import PITCH_CLASSES
 from .learn import BANDS, Model, step_phases
 
 #: General MIDI drum notes per band.
@@ -110,7 +110,7 @@ def _warp_phrase(x: np.ndarray, sr: float, beats: np.ndarray, bpm: float, semito
     """Put a phrase's beats on a ``bpm`` grid and shift it by ``semitones``."""
     import pedalboard
 
-    from .. import quantize
+    from ..stages import quantize
 
     try:
         y = quantize.warp(x, sr, quantize.time_map(beats, bpm))
@@ -122,7 +122,7 @@ def _warp_phrase(x: np.ndarray, sr: float, beats: np.ndarray, bpm: float, semito
     if semitones:
         y = pedalboard.time_stretch(np.ascontiguousarray(y, dtype=np.float32), sr, stretch_factor=1.0,
                                     pitch_shift_in_semitones=float(semitones))
-    return np.asarray(y, np.float32), "technob_fx.quantize.warp"
+    return np.asarray(y, np.float32), "technob_fx.stages.quantize.warp"
 
 
 def _eq(x: np.ndarray, sr: float, freqs: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
@@ -138,9 +138,9 @@ def _eq(x: np.ndarray, sr: float, freqs: np.ndarray, gain_db: np.ndarray) -> np.
     return y.astype(np.float32)
 
 
-def lofi_chain(blend: float, sr: float, seed: int):  # noqa: ANN201 - technob_fx.chain.Chain
+def lofi_chain(blend: float, sr: float, seed: int):  # noqa: ANN201 - technob_fx.core.chain.Chain
     """The shipped ``lofi`` preset with its settings scaled by ``blend``."""
-    from ..chain import Chain
+    from ..core.chain import Chain
 
     top = min(0.45 * sr, 16000.0)
     return Chain.from_preset("lofi", overrides={
@@ -176,7 +176,7 @@ def write_midi(path: str | Path, *, tempo: float, bars: int, sections: list[tupl
     """
     import mido
 
-    from ..io import atomic_path
+    from ..core.io import atomic_path
 
     def tick(beat: float) -> int:
         return int(round(beat * TICKS_PER_BEAT))
@@ -235,7 +235,7 @@ def render(model: Model, dataset: str | Path, *, blend: float, bars: int, seed: 
         ``mix``, ``drums``, ``music`` (float32 ``(2, samples)``), ``sample_rate``, ``tempo``,
         ``key``, ``sections``, ``hits`` and ``chords`` (for the MIDI file) and ``info``.
     """
-    from ..io import read_audio
+    from ..core.io import read_audio
 
     if not 0.0 <= blend <= 1.0:
         raise ParameterError(f"--blend must be in [0, 1], got {blend}")
@@ -387,8 +387,8 @@ def generate(
     -------
     Generated
     """
-    from ..io import atomic_write_text, write_audio
-    from ..progress import scaled
+    from ..core.io import atomic_write_text, write_audio
+    from ..core.progress import scaled
     from .learn import load_or_learn
 
     model = load_or_learn(dataset, progress=scaled(progress, 0.0, 0.3))

@@ -173,7 +173,7 @@ def make_genre_folders(root: str | Path, *, files: int = 2, seconds: float = 12.
     dict
         ``{"classical": Path, "lofi": Path}``.
     """
-    from ..io import write_audio
+    from ..core.io import write_audio
 
     root = Path(root)
     out: dict[str, Path] = {}

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PathError
-from ..key import PITCH_CLASSES
-from ..progress import ProgressCallback
+from ..core.errors import PathError
+from ..core.progress import ProgressCallback
+from ..stages.key import PITCH_CLASSES
 from . import _analysis
 
 MODEL_JSON = "model.json"
@@ -128,7 +128,7 @@ class Model:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``model.json`` and ``model.npz`` atomically; returns the json path."""
-        from ..io import atomic_write_bytes, atomic_write_text
+        from ..core.io import atomic_write_bytes, atomic_write_text
 
         out_dir = Path(out_dir)
         arrays: dict[str, np.ndarray] = {"patterns": self.patterns.astype(np.float32),
@@ -184,13 +184,13 @@ def _pattern_text(p: np.ndarray) -> dict[str, str]:
 
 
 def percussive(mono: np.ndarray, sr: float) -> np.ndarray:
-    """Percussive part of a mono signal (:class:`technob_fx.hpss.HarmonicPercussive`).
+    """Percussive part of a mono signal (:class:`technob_fx.stages.hpss.HarmonicPercussive`).
 
     Returns
     -------
     np.ndarray, float32, shape like ``mono``
     """
-    from ..hpss import HarmonicPercussive
+    from ..stages.hpss import HarmonicPercussive
 
     return HarmonicPercussive(margin_percussive=2.0).split(mono, sr)["percussive"]
 
@@ -468,7 +468,7 @@ def learn(
     PathError
         No manifest, or a genre is missing.
     """
-    from ..io import read_audio
+    from ..core.io import read_audio
     from .dataset import load_config, read_manifest
 
     dataset = Path(dataset)

@@ -1,0 +1,45 @@
+"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze", help="beats, downbeats, sections, key, pitch and features of a track",
+        description="Analyse IN (tempo, beat grid, downbeats, intro/build/drop/breakdown/outro "
+        "sections, key, f0 and notes, loudness and timbre features) and write DIR/analysis.json "
+        "plus frames.npz, pitch.npz and loudness.npz beside it.",
+    )
+    p.add_argument("input", type=Path, help="audio file (wav, flac, mp3, ogg, aiff; never modified)")
+    p.add_argument("-o", "--out-dir", type=Path, default=None,
+                   help="folder for analysis.json and the arrays (default: IN's name + '.analysis')")
+    p.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 70)")
+    p.add_argument("--max-bpm", type=float, default=None, help="highest tempo considered (default 180)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...core.errors import PathError
+    from ...core.progress import bar
+    from ...stages.analysis import analyze_file
+
+    if not args.input.is_file():
+        raise PathError(f"input file not found: {args.input}")
+    out_dir = args.out_dir if args.out_dir is not None else args.input.with_name(args.input.name + ".analysis")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PathError(f"output folder is a file: {out_dir}")
+    with bar(f"analyze {args.input.name}", enabled=None if not args.quiet else False) as cb:
+        res = analyze_file(args.input, out_dir, progress=cb, min_bpm=args.min_bpm, max_bpm=args.max_bpm)
+    if not args.quiet:
+        total = sum(res.timings.values())
+        print(f"{args.input.name}: {res.duration:.1f} s, {res.tempo:.2f} BPM, key {res.key.label}, "
+              f"{res.features.integrated_lufs:.1f} LUFS, {len(res.grid.beats)} beats, "
+              f"{len(res.grid.downbeats)} bars, {len(res.pitch.notes)} notes")
+        for s in res.segments:
+            print(f"  {s.start:8.2f} - {s.end:8.2f} s  {s.label}")
+        print(f"wrote {out_dir / 'analysis.json'} ({res.duration / max(total, 1e-9):.0f}x real time)")
+    return 0

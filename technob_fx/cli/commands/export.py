@@ -1,0 +1,51 @@
+"""``technob export IN --to reaper|midi|jams|labels -o DIR``: files a DAW or MIR tool opens."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export beats, tempo map, sections, key and notes for a DAW",
+        description="Write a REAPER project (.RPP: tempo map, section markers and regions, one track "
+        "per stem), a Standard MIDI File (tempo map, time signature, section markers, a drum note "
+        "per beat, pitch notes), JAMS annotations and Audacity label tracks. IN is an audio file "
+        "(analysed with technob_fx.stages.analysis) or an analysis .json file.",
+    )
+    p.add_argument("input", type=Path, help="audio file or analysis .json (never modified)")
+    p.add_argument("--to", action="append", default=None, metavar="FORMAT",
+                   help="reaper, midi, jams, labels or all; comma-separated or repeated (default: all)")
+    p.add_argument("-o", "--out-dir", type=Path, required=True, help="folder to write into (created)")
+    p.add_argument("--stem", action="append", default=[], metavar="NAME=PATH",
+                   help="a stem audio file for the REAPER project (repeatable); adds to the JSON's stems")
+    p.add_argument("--audio", type=Path, default=None, help="the mix audio file for the REAPER project")
+    p.add_argument("--name", default=None, help="base name of the written files (default: from IN)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.export import export, load_track_data, parse_targets
+    from technob_fx.core.errors import PathError
+    from technob_fx.core.progress import bar
+
+    targets = parse_targets(args.to)
+    with bar(f"analyse {args.input.name}", enabled=None if not args.quiet else False) as cb:
+        data = load_track_data(args.input, progress=cb)
+    if args.audio is not None:
+        data.audio = args.audio
+    for item in args.stem:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise PathError(f"--stem {item!r}: expected NAME=PATH (e.g. drums=stems/drums.wav)")
+        data.stems[name.strip()] = Path(path.strip())
+    if args.name:
+        data.name = args.name
+    written = export(data, targets, args.out_dir)
+    if not args.quiet:
+        for target, files in written.items():
+            for f in files:
+                print(f"{target:7s} {f}")
+    return 0
