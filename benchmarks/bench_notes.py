@@ -12,14 +12,18 @@ Groups, reported separately:
    and how to fetch them). Items from datasets basic-pitch was trained on (MAESTRO, Slakh) are
    marked ``seen by bp``; the others (vocadito, Filosax, madmom's piano sample) are not in its
    training data. Never tuned on.
-3. **Chords** (mir_eval.chord, majmin and sevenths) on generated progressions under a drum bed:
-   ours from the transcription and the shared front-end's chroma, on the beat tracker's bars.
+3. **Chords** (mir_eval.chord, majmin and sevenths) on generated progressions (bass, chords and
+   lead under a drum bed, seeds 3000+; the chord namer was tuned on seeds 2000-2015): ours from the
+   transcription and the shared front-end's chroma, on the beat tracker's bars and on the true bars.
 4. **Speed and memory**: x real time and peak RSS of a child process transcribing a 6-minute
    track, ours and basic-pitch's ``predict``.
 
 Metrics: ``mir_eval.transcription.precision_recall_f1_overlap`` with onset tolerance 50 ms and
 pitch tolerance 50 cents, without offsets ("F on") and with offsets (offset within 20 % of the
 note's length or 50 ms, "F on+off"); the mean of per-item F over a group.
+
+Speed is also given as seconds of audio per CPU second (all threads): wall-clock x real time
+depends on what else runs on the machine (the load average is recorded beside it).
 
 Usage: ``python -m benchmarks.bench_notes [--quick] [--no-peer]``. basic-pitch comes from the
 ``bench`` extra (``pip install --no-deps basic-pitch`` and ``onnxruntime``: no TensorFlow).
@@ -83,7 +87,7 @@ GEN_GROUPS = [
 
 def generated_items(n_per_group: int = 4, bars: int = 8, seed0: int = EVAL_SEED0) -> list[Item]:
     """Render the generated groups: half with own voices, half with FluidSynth GM (when installed)."""
-    from technob_fx.synth_notes import gm_available, plan_song, render_gm, render_own
+    from technob_fx.synth.notes import gm_available, plan_song, render_gm, render_own
 
     gm = gm_available()
     items = []
@@ -179,8 +183,9 @@ def real_items() -> list[Item]:
 # --------------------------------------------------------------------------------------------
 
 
-def basic_pitch_engine() -> Engine | None:
-    """basic-pitch's ``predict`` with its defaults (ONNX model through onnxruntime), or None."""
+def basic_pitch_engine(min_note_ms: float | None = None) -> Engine | None:
+    """basic-pitch's ``predict`` (ONNX model through onnxruntime) with its defaults, or with a
+    shorter minimum note length; None when basic-pitch is not installed."""
     logging.getLogger().setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stderr(io.StringIO()):
@@ -196,8 +201,9 @@ def basic_pitch_engine() -> Engine | None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "x.wav"
             sf.write(str(path), audio, sr, subtype="FLOAT")
+            kw = {} if min_note_ms is None else {"minimum_note_length": min_note_ms}
             with contextlib.redirect_stdout(io.StringIO()):
-                _, _, events = predict(str(path), model)
+                _, _, events = predict(str(path), model, **kw)
         return np.array([(e[0], e[1], e[2]) for e in events], float).reshape(-1, 3)
 
     return run
@@ -299,9 +305,10 @@ def print_table(groups: dict, engines: list[str]) -> None:
 _SPEED_OURS = """
 import time, numpy as np
 from technob_fx.stages.notes import transcribe_file
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 res = transcribe_file({path!r})
 print('WALL', time.perf_counter() - t, len(res.notes))
+print('CPU', time.process_time() - c)
 """
 _SPEED_BP = """
 import time, contextlib, io, logging
@@ -310,10 +317,11 @@ with contextlib.redirect_stderr(io.StringIO()):
     from basic_pitch import FilenameSuffix, build_icassp_2022_model_path
     from basic_pitch.inference import Model, predict
 m = Model(build_icassp_2022_model_path(FilenameSuffix.onnx))
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 with contextlib.redirect_stdout(io.StringIO()):
     _, _, ev = predict({path!r}, m)
 print('WALL', time.perf_counter() - t, len(ev))
+print('CPU', time.process_time() - c)
 """
 
 
@@ -326,13 +334,61 @@ def speed(minutes: float, engines: list[str]) -> dict:
         path = Path(tmp) / "long.wav"
         secs = make_long_file(path, minutes)
         for name in engines:
+            if name not in ("ours", "basic_pitch"):
+                continue
             code = (_SPEED_OURS if name == "ours" else _SPEED_BP).format(path=str(path))
             peak, wall, stdout = run_child(code)
             inner = float(next(ln for ln in stdout.splitlines() if ln.startswith("WALL")).split()[1])
+            cpu = float(next(ln for ln in stdout.splitlines() if ln.startswith("CPU")).split()[1])
+            load = os.getloadavg()[0]
             out[name] = {"seconds": secs, "x_real_time": secs / inner, "x_real_time_with_startup": secs / wall,
-                         "peak_rss_mib": peak}
-            print(f"  {name:12s} {secs / inner:6.1f} x real time, peak RSS {peak:6.0f} MiB", flush=True)
+                         "cpu_seconds": cpu, "audio_seconds_per_cpu_second": secs / cpu, "peak_rss_mib": peak,
+                         "load_average": load}
+            print(f"  {name:12s} {secs / inner:6.1f} x real time ({secs / cpu:5.1f} s of audio per CPU second; "
+                  f"load average {load:.1f} on {os.cpu_count()} cores), peak RSS {peak:6.0f} MiB", flush=True)
     return out
+
+
+def chord_items(n: int = 12, seed0: int = 3000) -> list[Item]:
+    """Generated progressions under a drum bed, own voices and GM alternately."""
+    from technob_fx.synth.notes import gm_available, plan_song, render_gm, render_own
+
+    items = []
+    for k in range(n):
+        seed = seed0 + k
+        plan = plan_song(seed, bars=8, parts=("bass", "chords", "lead"), drums=True)
+        r = (render_gm if k % 2 and gm_available() else render_own)(plan, seed=seed, reverb=0.2)
+        ref = np.array([(x.onset, x.offset, x.pitch) for x in plan.notes], float)
+        items.append(Item(f"chords/{seed}", "gen:chords", r.mix, r.sample_rate, ref, plan.chords,
+                          note=f"{plan.bpm:.0f} BPM"))
+    return items
+
+
+def evaluate_chords(items: list[Item]) -> dict:
+    """majmin / sevenths of ours per item, on tracked bars and on the true bars."""
+    from technob_fx.core.frontend import Frontend
+    from technob_fx.core.results import BeatGrid
+    from technob_fx.stages.beats import track_beats
+    from technob_fx.stages.chords import estimate_chords
+    from technob_fx.stages.notes import transcribe
+
+    rows = {}
+    for it in items:
+        fe = Frontend(it.audio[np.newaxis, :], it.sr)
+        tr = transcribe(fe.audio, it.sr, frontend=fe)
+        grid = track_beats(fe.audio, it.sr, frontend=fe)
+        db = np.array([c[0] for c in it.chords])
+        true_grid = BeatGrid(np.arange(db[0], it.chords[-1][1] - 1e-6, (db[1] - db[0]) / 4), db, 120.0, 4)
+        row = {}
+        for name, g in (("tracked_bars", grid), ("true_bars", true_grid)):
+            est = [(c.start, c.end, c.label) for c in estimate_chords(tr.notes, g, frontend=fe)]
+            row[name] = score_chords(it.chords, est)
+        rows[it.name] = row
+        print(f"  {it.name:14s} {it.note:8s} majmin tracked {row['tracked_bars']['majmin']:.3f}  "
+              f"true bars {row['true_bars']['majmin']:.3f}", flush=True)
+    summary = {k: {m: float(np.mean([r[k][m] for r in rows.values()])) for m in ("majmin", "sevenths")}
+               for k in ("tracked_bars", "true_bars")}
+    return {"items": rows, "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             print("basic-pitch is not installed (bench extra): peer skipped", file=sys.stderr)
         else:
             engines["basic_pitch"] = bp
+            engines["bp_46ms"] = basic_pitch_engine(46.0)
     if not engines:
         print("nothing to run", file=sys.stderr)
         return 1
@@ -363,6 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     result["real"] = evaluate(real, engines) if real else {"groups": {}, "items": {}}
     print()
     print_table({**result["generated"]["groups"], **result["real"]["groups"]}, list(engines))
+    if "ours" in engines:
+        print("chords (generated progressions under a drum bed):")
+        result["chords"] = evaluate_chords(chord_items(6 if args.quick else 12))
+        print("  mean: " + "  ".join(f"{k}: majmin {v['majmin']:.3f} sevenths {v['sevenths']:.3f}"
+                                     for k, v in result["chords"]["summary"].items()))
     if not args.no_speed:
         print("speed (6-minute track):" if not args.quick else "speed (1-minute track):")
         result["speed"] = speed(1.0 if args.quick else 6.0, list(engines))

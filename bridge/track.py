@@ -52,6 +52,11 @@ class TrackData:
         Stem name -> audio file.
     name : str
         Base name for exported files.
+    note_tracks : dict
+        Transcribed notes per source (``bass``, ``chords``, ``lead`` or a stem name ->
+        list of NoteEvent), one MIDI track each.
+    chords : list of (start_s, end_s, label)
+        Chord per bar (Harte labels, ``"N"`` for none), text events / markers in the exports.
     """
 
     duration: float
@@ -63,6 +68,8 @@ class TrackData:
     audio: Path | None = None
     stems: dict[str, Path] = field(default_factory=dict)
     name: str = "track"
+    note_tracks: dict[str, list[NoteEvent]] = field(default_factory=dict)
+    chords: list[tuple[float, float, str]] = field(default_factory=list)
 
     @property
     def tempo(self) -> float:
@@ -92,12 +99,17 @@ class TrackData:
     def from_analysis(cls, analysis: Analysis, *, audio: str | Path | None = None,
                       stems: dict[str, Path] | None = None, name: str | None = None) -> TrackData:
         """From a :class:`technob_fx.stages.analysis.Analysis`."""
+        from technob_fx.stages.notes import split_roles
+
+        tr = getattr(analysis, "transcription", None)
         return cls(
             duration=float(analysis.duration), sample_rate=float(analysis.sample_rate),
             grid=analysis.grid, segmentation=analysis.segments, key=analysis.key,
             notes=list(analysis.pitch.notes),
             audio=Path(audio) if audio else None, stems=dict(stems or {}),
             name=name or (Path(audio).stem if audio else "track"),
+            note_tracks=split_roles(tr.notes) if tr is not None else {},
+            chords=[(c.start, c.end, c.label) for c in tr.chords] if tr is not None else [],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +126,9 @@ class TrackData:
                       for n in self.notes],
             "audio": str(self.audio) if self.audio else None,
             "stems": {k: str(v) for k, v in self.stems.items()},
+            "transcription": [{"onset": n.onset, "offset": n.offset, "pitch": n.pitch, "velocity": n.velocity,
+                               "source": k} for k, ns in self.note_tracks.items() for n in ns],
+            "chords": [{"start": a, "end": b, "label": c} for a, b, c in self.chords],
         }
 
 
@@ -154,6 +169,8 @@ def read_analysis_json(path: str | Path) -> TrackData:
     * ``segments``: ``[{start, end, label}, ...]`` (or ``{"segments": [...]}``);
     * ``key``: ``"A minor"`` or ``{tonic, mode, confidence}``;
     * ``notes``: ``[{onset, offset, pitch, velocity}]`` -- top level or under ``pitch``;
+    * ``transcription``: ``[{onset, offset, pitch, velocity, source?}]`` (polyphonic notes; without
+      ``source`` they are split into bass / chords / lead) and ``chords``: ``[{start, end, label}]``;
     * ``audio`` (or ``source``, as :meth:`technob_fx.stages.analysis.Analysis.write` names it) and
       ``stems`` (name -> path), relative to the JSON file's folder.
 
@@ -211,13 +228,39 @@ def read_analysis_json(path: str | Path) -> TrackData:
         return q if q.is_absolute() else p.parent / q
 
     stems = {str(k): rel(v) for k, v in (data.get("stems") or {}).items()}
+    note_tracks, chords = _transcription(data, p)
     audio = data.get("audio") or data.get("source")
     return TrackData(
         duration=duration, sample_rate=float(data.get("sample_rate") or 0.0), grid=grid,
         segmentation=Segmentation(segments), key=_parse_key(data.get("key")), notes=notes,
         audio=rel(audio) if audio else None, stems=stems,
         name=Path(str(audio)).stem if audio else p.stem.replace(".analysis", ""),
+        note_tracks=note_tracks, chords=chords,
     )
+
+
+def _transcription(data: dict, p: Path) -> tuple[dict[str, list[NoteEvent]], list[tuple[float, float, str]]]:
+    """``transcription`` and ``chords`` of an analysis JSON document (see :func:`read_analysis_json`)."""
+    tracks: dict[str, list[NoteEvent]] = {}
+    unsourced: list[NoteEvent] = []
+    try:
+        for n in data.get("transcription") or []:
+            ev = NoteEvent(float(n["onset"]), float(n["offset"]), int(round(float(n["pitch"]))),
+                           int(n.get("velocity", 100)))
+            if n.get("source"):
+                tracks.setdefault(str(n["source"]), []).append(ev)
+            else:
+                unsourced.append(ev)
+        chords = [(float(c["start"]), float(c["end"]), str(c["label"])) for c in data.get("chords") or []]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise TechnobError(f"{p}: transcription must be [{{onset, offset, pitch}}, ...] and chords "
+                           "[{start, end, label}, ...]") from None
+    if unsourced:
+        from technob_fx.stages.notes import split_roles
+
+        for k, v in split_roles(unsourced).items():
+            tracks.setdefault(k, []).extend(v)
+    return tracks, chords
 
 
 def load_track_data(path: str | Path, *, progress: Callable[[float, str], None] | None = None) -> TrackData:

@@ -16,7 +16,9 @@ the mono mix, the STFT-derived features, the onset envelope and the chroma are c
       "beats": [...], "downbeats": [...],
       "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],
       "key": {"label": "A minor", "tonic": "A", "mode": "minor", "confidence": 0.70},
-      "notes": [{"onset": ..., "offset": ..., "pitch": 69, "velocity": 100}, ...],
+      "notes": [{"onset": ..., "offset": ..., "pitch": 69, "velocity": 100}, ...],   # monophonic (pitch)
+      "transcription": [{"onset": ..., "offset": ..., "pitch": 45, "velocity": 96}, ...],  # polyphonic
+      "chords": [{"start": 0.0, "end": 1.875, "label": "A:min", "confidence": 0.8}, ...],  # per bar
       "features": {"integrated_lufs": ..., "loudness_range_lu": ..., "rms_dbfs": ...,
                    "mean_centroid_hz": ..., "mean_flatness": ..., "mean_onset_strength": ...,
                    "max_short_term_lufs": ..., "voiced_fraction": ...},
@@ -45,9 +47,10 @@ import numpy as np
 from ..core.audio import as_audio, check_sample_rate
 from ..core.errors import AudioError
 from ..core.node import Result
-from ..core.progress import ProgressCallback
+from ..core.progress import ProgressCallback, scaled
 from ..core.results import BeatGrid, KeyEstimate, Segmentation
 from .features import Features
+from .notes import Transcription
 from .pitch import PitchTrack
 
 SCHEMA = "technob-analysis/1"
@@ -113,6 +116,8 @@ class Analysis(Result):
         Input file path, when analysed from a file (written relative to the output folder).
     timings : dict
         Seconds spent per stage.
+    transcription : Transcription or None
+        Polyphonic notes and chords per bar (:mod:`technob_fx.stages.notes`), unless turned off.
     """
 
     duration: float
@@ -126,6 +131,7 @@ class Analysis(Result):
     channels: int = 1
     source: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    transcription: Transcription | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-compatible data (NaN as ``null``); :meth:`from_dict` reverses it."""
@@ -165,6 +171,8 @@ class Analysis(Result):
             "key": {"label": self.key.label, "tonic": self.key.tonic, "mode": self.key.mode,
                     "confidence": self.key.confidence},
             "notes": [n.to_dict() for n in self.pitch.notes],
+            "transcription": [n.to_dict() for n in self.transcription.notes] if self.transcription else [],
+            "chords": [c.to_dict() for c in self.transcription.chords] if self.transcription else [],
             "features": f.summary(),
             "bars": {"times": f.bar_times, "onset": f.bar_onset, "rms_db": f.bar_rms_db,
                      "centroid": f.bar_centroid, "flatness": f.bar_flatness, "lufs": f.bar_lufs,
@@ -212,6 +220,7 @@ def analyze(
     min_bpm: float | None = None,
     max_bpm: float | None = None,
     frontend: Any = None,
+    notes: bool = True,
 ) -> Analysis:
     """Run every analysis stage on one buffer, sharing one front-end.
 
@@ -227,6 +236,9 @@ def analyze(
         Tempo range of the beat tracker (defaults 70-180 BPM).
     frontend : Frontend, optional
         Shared front-end of ``audio`` (created when absent).
+    notes : bool
+        Also transcribe the polyphonic notes and name the chord of every bar
+        (:func:`technob_fx.stages.notes.transcribe`; the slowest stage).
 
     Returns
     -------
@@ -274,12 +286,19 @@ def analyze(
     key = timed("key", lambda: estimate_key(a, sr, frontend=fe))
     step(0.65, "pitch")
     pitch = timed("pitch", lambda: track_pitch(a, sr, frontend=fe))
-    step(0.8, "features")
+    step(0.7, "features")
     feats = timed("features", lambda: extract_features(a, sr, grid=grid, pitch=pitch, frontend=fe))
+    tr = None
+    if notes:
+        from .notes import transcribe
+
+        step(0.75, "notes")
+        sub = scaled(progress, 0.75, 1.0)
+        tr = timed("notes", lambda: transcribe(a, sr, chords=True, grid=grid, frontend=fe, progress=sub))
     step(1.0, "done")
     return Analysis(
         duration=fe.duration, sample_rate=sr, tempo=grid.tempo, grid=grid, segments=segs, key=key,
-        pitch=pitch, features=feats, channels=int(a.shape[0]), timings=timings,
+        pitch=pitch, features=feats, channels=int(a.shape[0]), timings=timings, transcription=tr,
     )
 
 
@@ -290,6 +309,7 @@ def analyze_file(
     progress: ProgressCallback | None = None,
     min_bpm: float | None = None,
     max_bpm: float | None = None,
+    notes: bool = True,
 ) -> Analysis:
     """Decode an audio file, :func:`analyze` it and optionally :meth:`~Analysis.write` the results.
 
@@ -303,6 +323,8 @@ def analyze_file(
         ``progress(fraction, message)``.
     min_bpm, max_bpm : float, optional
         Tempo range of the beat tracker.
+    notes : bool
+        Polyphonic notes and chords too (see :func:`analyze`).
 
     Returns
     -------
@@ -311,7 +333,8 @@ def analyze_file(
     t0 = time.perf_counter()
     fe, sr, channels = load_frontend(path)
     t_load = time.perf_counter() - t0
-    res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe)
+    res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe,
+                  notes=notes)
     res.sample_rate = sr
     res.channels = channels
     res.timings = {"load": t_load, **res.timings}
