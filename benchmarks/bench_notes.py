@@ -304,9 +304,11 @@ def print_table(groups: dict, engines: list[str]) -> None:
 
 _SPEED_OURS = """
 import time, numpy as np
-from technob_fx.stages.notes import transcribe_file
+from technob_fx.stages.analysis import load_frontend
+from technob_fx.stages.notes import transcribe
 t, c = time.perf_counter(), time.process_time()
-res = transcribe_file({path!r})
+fe, _, _ = load_frontend({path!r})
+res = transcribe(fe.audio, fe.sample_rate, frontend=fe)
 print('WALL', time.perf_counter() - t, len(res.notes))
 print('CPU', time.process_time() - c)
 """

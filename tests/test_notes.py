@@ -240,3 +240,46 @@ def test_cli_transcribe_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("technob: error:") == 3 and "Traceback" not in err
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_analysis_json_has_transcription_and_chords(tmp_path, mix_song):
+    from bridge.track import read_analysis_json
+    from technob_fx.stages.analysis import analyze
+
+    plan, audio, sr, _ = mix_song
+    res = analyze(audio, sr)
+    assert res.transcription is not None and len(res.transcription.chords) >= plan.bars - 1
+    path = res.write(tmp_path)
+    doc = json.loads(path.read_text())
+    assert len(doc["transcription"]) == len(res.transcription.notes) > 0
+    assert [c["label"] for c in doc["chords"]] == [c.label for c in res.transcription.chords]
+    data = read_analysis_json(path)  # the export reads them back, split into sources
+    assert sum(len(v) for v in data.note_tracks.values()) == len(res.transcription.notes)
+    assert [c[2] for c in data.chords] == [c.label for c in res.transcription.chords]
+    assert analyze(audio, sr, notes=False).transcription is None
+
+
+def test_export_writes_note_tracks_and_chord_markers(tmp_path):
+    from bridge.export import export
+    from bridge.track import TrackData
+    from technob_fx.core.results import NoteEvent
+
+    grid = BeatGrid.from_tempo(120.0, 8.0)
+    data = TrackData(duration=8.0, sample_rate=44100.0, grid=grid, name="t",
+                     note_tracks={"bass": [NoteEvent(0.0, 0.5, 33, 100), NoteEvent(2.0, 2.5, 29, 90)],
+                                  "lead": [NoteEvent(1.0, 1.25, 69, 100)]},
+                     chords=[(0.0, 2.0, "A:min"), (2.0, 4.0, "F:maj"), (4.0, 6.0, "F:maj"), (6.0, 8.0, "G:7")])
+    out = export(data, "midi,reaper", tmp_path)
+    mid = mido.MidiFile(str(out["midi"][0]))
+    names = [t.name for t in mid.tracks]
+    bass = mid.tracks[names.index("bass")]
+    ticks, tick = [], 0
+    for m in bass:
+        tick += m.time
+        if m.type == "note_on":
+            ticks.append((tick, m.note, m.channel))
+    assert ticks == [(0, 33, 1), (4 * mid.ticks_per_beat, 29, 1)]  # 2 s at 120 BPM = beat 4
+    texts = [m.text for m in mid.tracks[names.index("chord names")] if m.type == "text"]
+    assert texts == ["A:min", "F:maj", "G:7"]  # one per change
+    rpp = out["reaper"][0].read_text()
+    assert '"A:min"' in rpp and '"G:7"' in rpp and rpp.count('"F:maj"') == 1

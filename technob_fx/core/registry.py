@@ -29,7 +29,6 @@ NODE_TYPES: dict[str, str] = {
     # -- generator nodes (issue 6) --
     # -- notes and chords (issue 15) --
     "note_transcriber": "technob_fx.stages.notes:NoteTranscriber",
-    "chord_recognizer": "technob_fx.stages.chords:ChordRecognizer",
 }
 
 

@@ -21,12 +21,12 @@ The weights were chosen on generated progressions under a drum bed (seeds 2000-2
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.frontend import StreamedAnalyzer, frontend_for
-from ..core.node import AnalyzerNode, Param, Result
+from ..core.frontend import frontend_for
+from ..core.node import Result
 from ..core.results import BeatGrid, NoteEvent
 
 if TYPE_CHECKING:
@@ -212,17 +212,3 @@ def estimate_chords(notes: list[NoteEvent], grid: BeatGrid, *, frontend: Fronten
         out.append(Chord(float(bars[b]), float(bars[b + 1]), label, conf))
     return out
 
-
-class ChordRecognizer(StreamedAnalyzer, AnalyzerNode):
-    """Analyzer node: chords per bar (beat tracker's bars, transcribed notes, chroma).
-
-    Result: a :class:`~technob_fx.stages.notes.Transcription` whose ``chords`` are filled.
-    """
-
-    type_name = "chord_recognizer"
-    threshold = Param(float, 0.7, 0.05, 0.95, doc="onset confidence of the notes the chords are named from")
-
-    def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
-        from .notes import transcribe
-
-        return transcribe(audio, sample_rate, threshold=self.threshold, chords=True, frontend=frontend)

@@ -31,9 +31,10 @@ Two processors, composed:
    :mod:`technob_fx.synth.notes`) only; ``benchmarks/bench_notes.py`` evaluates on other seeds and
    on real annotated recordings.
 
-:func:`transcribe` runs both on a buffer; :func:`transcribe_file` streams a file into a
-front-end first (bounded memory); :class:`NoteTranscriber` is the analyzer node
-(``"note_transcriber"``). :func:`split_roles` divides a mix's notes into bass, chords and lead.
+:func:`transcribe` runs both on a buffer or a front-end (for a file, stream it into one with
+:func:`technob_fx.stages.analysis.load_frontend`: bounded memory, only the 22 050 Hz mono signal is
+kept); :class:`NoteTranscriber` is the analyzer node (``"note_transcriber"``; ``chords=True`` also
+names the chord of every bar). :func:`split_roles` divides a mix's notes into bass, chords and lead.
 """
 
 from __future__ import annotations
@@ -375,17 +376,6 @@ def transcribe(
             grid = track_beats(fe.audio, fe.sample_rate, frontend=fe)
         res.chords = estimate_chords(events, grid, frontend=fe)
     return res
-
-
-def transcribe_file(path: str | Path, *, threshold: float = 0.7, min_note_ms: float = 46.0, chords: bool = False,
-                    progress: ProgressCallback | None = None) -> Transcription:
-    """Decode an audio file with bounded memory (only the 22 050 Hz mono signal is kept) and
-    :func:`transcribe` it."""
-    from .analysis import load_frontend
-
-    fe, _, _ = load_frontend(path)
-    return transcribe(fe.audio, fe.sample_rate, threshold=threshold, min_note_ms=min_note_ms, chords=chords,
-                      frontend=fe, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
