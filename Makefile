@@ -31,8 +31,9 @@ bench-deps: $(STAMP)
 	$(PIP) -e ".[test,bench]"
 	$(PIP) --no-deps basic-pitch==0.4.0
 
-# Optional system programs: rubberband (pyrubberband engine) and liblo-tools (a real OSC peer
-# in tests). Tests that need them skip when absent. Needs root (CI is root).
+# Optional system programs: rubberband (pyrubberband engine), liblo-tools (a real OSC peer in
+# tests) and real VST3 plugins for the plugin tests (.ci/install-vst3.sh). Tests that need them
+# skip when absent. Needs root (CI is root).
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (command -v rubberband >/dev/null && command -v oscdump >/dev/null) || \
@@ -41,6 +42,7 @@ system-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    fluidsynth fluid-soundfont-gm >/dev/null); \
 	else echo "system-deps: skipped (needs apt-get and root)"; fi
+	@bash .ci/install-vst3.sh
 
 clean:
 	rm -rf $(VENV) technob-demo .pytest_cache
