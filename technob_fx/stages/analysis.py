@@ -759,7 +759,7 @@ def analyze(
     min_bpm: float | None = None,
     max_bpm: float | None = None,
     frontend: Any = None,
-    notes: bool = True,
+    notes: bool = False,
 ) -> Analysis:
     """Run every analysis stage on one buffer, sharing one front-end.
 
@@ -777,7 +777,8 @@ def analyze(
         Shared front-end of ``audio`` (created when absent).
     notes : bool
         Also transcribe the polyphonic notes and name the chord of every bar
-        (:func:`technob_fx.stages.notes.transcribe`; the slowest stage).
+        (:func:`technob_fx.stages.notes.transcribe`). Off by default: it is the slowest stage
+        (about 20x real time, the rest of the analysis over 100x).
 
     Returns
     -------
@@ -848,7 +849,7 @@ def analyze_file(
     progress: ProgressCallback | None = None,
     min_bpm: float | None = None,
     max_bpm: float | None = None,
-    notes: bool = True,
+    notes: bool = False,
 ) -> Analysis:
     """Decode an audio file, :func:`analyze` it and optionally :meth:`~Analysis.write` the results.
 
