@@ -14,7 +14,10 @@ anyone adding text events (chord symbols) use it.
 :func:`build_smf` lays out a track: the conductor with one ``marker`` per section, track 1
 ``beats`` with a drum note per analysed beat on channel 10 (:data:`DOWNBEAT_NOTE` on downbeats,
 :data:`BEAT_NOTE` on the others) -- every beat exactly on a quarter note, every downbeat on a bar
-line -- and track 2 ``pitch`` with the pitch-tracking notes on channel 1.
+line -- track 2 ``pitch`` with the pitch-tracking notes on channel 1, then one track per
+transcribed source (``TrackData.note_tracks``: bass, chords, lead or one per stem) on channels
+2, 3, ... (10 skipped), and a ``chord names`` track with a ``text`` event naming the chord
+wherever it changes (``TrackData.chords``).
 
 MIDI clock
 ----------
@@ -121,6 +124,15 @@ class SmfBuilder:
             raise ParameterError(f"text event kind must be one of {', '.join(TEXT_KINDS)}; got {kind!r}")
         self.conductor.append((self._at(seconds, beat), 2, mido.MetaMessage(kind, text=str(text))))
 
+    def text(self, track: str, text: str, *, seconds: float | None = None, beat: float | None = None,
+             kind: str = "text") -> None:
+        """A text meta event on track ``track`` (e.g. chord names on their own track)."""
+        import mido
+
+        if kind not in TEXT_KINDS:
+            raise ParameterError(f"text event kind must be one of {', '.join(TEXT_KINDS)}; got {kind!r}")
+        self.track(track).append((self._at(seconds, beat), 0, mido.MetaMessage(kind, text=str(text))))
+
     def key_signature(self, tonic: str, mode: str) -> bool:
         """A key signature at the start; ``False`` when SMF cannot spell the key (left out)."""
         import mido
@@ -222,6 +234,16 @@ def smf_builder(data: TrackData, *, ppq: int = PPQ) -> SmfBuilder:
     b.track("pitch")
     for n in data.notes:
         b.note("pitch", n.pitch, n.onset, n.offset, velocity=n.velocity)
+    channels = [c for c in range(1, 16) if c != 9]
+    for i, (name, notes) in enumerate(data.note_tracks.items()):
+        b.track(name)
+        for n in notes:
+            b.note(name, n.pitch, n.onset, n.offset, velocity=n.velocity, channel=channels[i % len(channels)])
+    last = None
+    for start, _end, label in data.chords:
+        if label != last:
+            b.text("chord names", label, seconds=start)
+            last = label
     return b
 
 

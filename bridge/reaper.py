@@ -297,7 +297,9 @@ class ReaperClient:
         st = self.read_state()
         tm = data.tempo_map(ramps="time")
         bpm = st.tempo or tm.bpm
-        cues = [(m["name"], m["time"] - tm.audio_offset) for _, m in sorted(st.markers.items(), key=lambda kv: kv[1]["time"])]
+        chords = {label for _, _, label in data.chords} - {s.label for s in data.segments}
+        cues = [(m["name"], m["time"] - tm.audio_offset) for _, m in sorted(st.markers.items(), key=lambda kv: kv[1]["time"])
+                if m["name"] not in chords]
         bpb = tm.meters[-1].numerator
         # bar lines of REAPER's constant tempo: project 0 is bar 1; audio 0 is at tm.audio_offset
         return corrected_from_daw(data, bpm=bpm, beats_per_bar=bpb, origin_beats=tm.audio_offset * bpm / 60.0,
@@ -377,7 +379,9 @@ def pull_rpp(data: TrackData, path: str | Path, *, track: str = "mix") -> TrackD
     out = copy.copy(data)
     local = 60.0 / np.diff(beats) if beats.size > 1 else np.array([bpm0])
     out.grid = BeatGrid(beats, beats[down], float(np.median(local)), int(meters[-1].numerator))
-    markers = sorted((float(v[1]), str(v[2])) for v in root.values("MARKER") if len(v) > 3 and v[3] == "0")
+    chords = {label for _, _, label in data.chords} - {s.label for s in data.segments}
+    markers = sorted((float(v[1]), str(v[2])) for v in root.values("MARKER")
+                     if len(v) > 3 and v[3] == "0" and str(v[2]) not in chords)  # chord markers are not sections
     starts = [(t - offset, name) for t, name in markers if 0 <= t - offset < data.duration]
     if starts:
         segs = [Segment(t, starts[i + 1][0] if i + 1 < len(starts) else data.duration, name)

@@ -10,9 +10,10 @@ An RPP file is text: ``<TAG params`` opens a block, ``>`` closes it, other lines
   it as ``(denominator << 16) | numerator``. Bar 1 starts on the first downbeat (or a real pickup
   bar, see :mod:`technob_fx.core.tempo`), so REAPER's beats and bar lines fall on the analysed
   beats and downbeats;
-* sections as markers and regions numbered the way REAPER numbers them: markers and regions are
-  two separate sequences, each ``1..n`` in timeline order (``MARKER n time "label" 0``; a region
-  is ``MARKER n start "label" 1`` followed by ``MARKER n end "" 1``);
+* sections as markers and regions, and a marker wherever the chord changes, numbered the way
+  REAPER numbers them: markers and regions are two separate sequences, each ``1..n`` in timeline
+  order (``MARKER n time "label" 0``; a region is ``MARKER n start "label" 1`` followed by
+  ``MARKER n end "" 1``);
 * one ``<TRACK`` per audio file (the mix, then each stem) holding an ``<ITEM`` placed by the tempo
   map (``POSITION``, and ``SOFFS`` when the start of the audio is trimmed) with a ``<SOURCE WAVE``
   (or ``FLAC``/``MP3``/``VORBIS``) whose ``FILE`` is relative to the project's folder when the
@@ -95,15 +96,23 @@ def envelope_points(tm: TempoMap) -> list[tuple[float, float, int, int | None]]:
 
 
 def marker_lines(data: TrackData, tm: TempoMap) -> list[str]:
-    """``MARKER`` lines: markers and regions at the sections, each sequence numbered 1..n in
-    timeline order (REAPER's own numbering), at project times."""
+    """``MARKER`` lines at project times: a region per section, and a marker at each section start
+    and wherever the chord changes (``TrackData.chords``); regions and markers are two sequences,
+    each numbered 1..n in timeline order (REAPER's own numbering)."""
     entries = []
     for n, seg in enumerate(sorted(data.segments, key=lambda s: s.start), start=1):
         start = max(seg.start + tm.audio_offset, 0.0)
         end = max(seg.end + tm.audio_offset, start)
         entries.append((start, 0, f"  MARKER {n} {start:.12f} {_q(seg.label)} 1"))
         entries.append((start, 1, f'  MARKER {n} {end:.12f} "" 1'))
-        entries.append((start, 2, f"  MARKER {n} {start:.12f} {_q(seg.label)} 0"))
+    marks = [(max(seg.start + tm.audio_offset, 0.0), 0, seg.label) for seg in data.segments]
+    last = None
+    for start, _end, label in data.chords:
+        if label != last:
+            marks.append((max(start + tm.audio_offset, 0.0), 1, label))
+            last = label
+    for n, (t, order, label) in enumerate(sorted(marks), start=1):
+        entries.append((t, 2 + order, f"  MARKER {n} {t:.12f} {_q(label)} 0"))
     return [line for _, _, line in sorted(entries, key=lambda e: (e[0], e[1]))]
 
 

@@ -354,3 +354,25 @@ def test_grid_corrections_flow_into_every_export(steady, tmp_path):
     pts = [p for p in rpp.loads((out / "song.RPP").read_text()).find("TEMPOENVEX").children if p[0] == "PT"]
     assert {round(float(p[2]), 6) for p in pts} == {126.0}
     assert int(pts[-1][4]) & 0xFFFF == 3
+
+
+def test_chord_markers_join_reapers_numbering_and_are_not_sections_when_pulled(steady, tmp_path):
+    import copy
+
+    import rpp
+
+    from bridge.reaper import pull_rpp
+
+    data = copy.deepcopy(steady)
+    bar = 4 * 60 / 128
+    data.chords = [(0.0, bar, "A:min"), (bar, 2 * bar, "A:min"), (2 * bar, 3 * bar, "F:maj")]
+    path = export(data, "reaper", tmp_path)["reaper"][0]
+    markers = [list(map(str, m)) for m in rpp.loads(path.read_text()).findall("MARKER") if str(m[4]) == "0"]
+    assert [int(m[1]) for m in markers] == list(range(1, len(markers) + 1))  # one sequence, timeline order
+    assert [float(m[2]) for m in markers] == sorted(float(m[2]) for m in markers)
+    assert [m[3] for m in markers].count("A:min") == 1 and "F:maj" in [m[3] for m in markers]
+    back = pull_rpp(data, path)
+    assert [s.label for s in back.segments] == [s.label for s in data.segments]
+    mid = mido.MidiFile(export(data, "midi", tmp_path)["midi"][0])
+    names = [t.name for t in mid.tracks]
+    assert [m.text for m in mid.tracks[names.index("chord names")] if m.type == "text"] == ["A:min", "F:maj"]
