@@ -26,9 +26,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
-# Peers of the accuracy benchmark (madmom, essentia, mir_eval): the `bench` extra, benchmark-only.
+# Peers of the benchmarks (the bench extra: madmom, essentia, mir_eval, onnxruntime...);
+# basic-pitch without its dependencies (no TensorFlow).
 bench-deps: $(STAMP)
 	$(PIP) -e ".[test,bench]"
+	$(PIP) --no-deps basic-pitch==0.4.0
 
 # The recorded accuracy run: every group present, every peer, nothing from the cache.
 bench-accuracy: bench-deps
@@ -42,6 +44,9 @@ system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (command -v rubberband >/dev/null && command -v oscdump >/dev/null) || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rubberband-cli liblo-tools >/dev/null); \
+	  (command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]) || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    fluidsynth fluid-soundfont-gm >/dev/null); \
 	else echo "system-deps: skipped (needs apt-get and root)"; fi
 	@bash .ci/install-vst3.sh
 
