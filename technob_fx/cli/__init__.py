@@ -16,6 +16,7 @@ import sys
 COMMANDS = (
     "render", "presets", "demo", "analyze", "separate", "quantize",
     "export", "bridge", "dataset", "generate",
+    "report",
 )  # fmt: skip
 
 
