@@ -145,15 +145,17 @@ def render_png(data: ReportData, peaks: Peaks | None, path: str | Path) -> PngLa
                      fontsize=12, color="#b00020")
     db = data.downbeats
     if db.size:
-        ax_wave.vlines(db, -1.08, 1.08, colors="#111111", lw=0.7, alpha=0.45 if db.size < 400 else 0.25)
+        spacing = axes_px / max(db.size, 1)  # pixels per bar
+        ax_wave.vlines(db, -1.08, 1.08, colors="#111111", lw=0.7, alpha=0.45 if spacing >= 12 else 0.15)
     beats = data.beats
     if beats.size:
         ax_wave.vlines(beats, -1.08, -0.94, colors="#111111", lw=0.6, alpha=0.7)
         ax_wave.vlines(db, -1.08, -0.86, colors="#c00000", lw=1.0)
     ax_wave.text(0.995, 0.97, f"key {data.key_label}", transform=ax_wave.transAxes, ha="right", va="top",
                  fontsize=12, fontweight="bold", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"})
-    ax_wave.text(0.005, 0.03, "| bar (downbeat)   ' beat", transform=ax_wave.transAxes, ha="left", va="bottom",
-                 fontsize=8, color="#444444")
+    ax_wave.text(0.005, 0.97, "lines and red ticks: bars (downbeats); black ticks: beats", transform=ax_wave.transAxes,
+                 ha="left", va="top", fontsize=8, color="#444444",
+                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
     ax_wave.tick_params(axis="x", labelbottom=False)
 
     # tempo: per-bar local tempo under the tempo map

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var R = (window.technobReport = { ready: false, clicks: 0, loadMs: null, notices: [] });
+  var R = (window.technobReport = { ready: false, clicks: 0, loadMs: null, drawMs: null, notices: [] });
   var D = JSON.parse(document.getElementById("report-data").textContent);
   var A = D.analysis || {};
   var dur = Math.max(Number(D.duration) || 0, 1e-3);
@@ -192,7 +192,7 @@
     viewport.scrollLeft = Math.max(0, anchorT * pps - anchorX);
     track.classList.toggle("hide-beats", medBeat * pps < 6);
     track.classList.toggle("hide-barnums", medBar * pps < 30);
-    track.classList.toggle("thin-bars", medBar * pps < 5);
+    track.classList.toggle("thin-bars", medBar * pps < 10);
     $("zoom-level").textContent = (pps / fitPps).toFixed(1) + "x";
     movePlayhead(clock.now());
     draw();
@@ -237,6 +237,7 @@
   }
 
   function draw() {
+    var started = performance.now();
     var w = viewport.clientWidth, dpr = window.devicePixelRatio || 1, x0 = viewport.scrollLeft;
     if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(totalH * dpr)) {
       canvas.width = Math.round(w * dpr);
@@ -251,6 +252,7 @@
     drawRuler(ctx, x0, w);
     var y = RULER;
     lanes.forEach(function (l) { drawLane(ctx, l, y, l.h, x0, w); y += l.h; });
+    R.drawMs = performance.now() - started;
   }
 
   viewport.addEventListener("scroll", draw, { passive: true });
