@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var R = (window.technobReport = { ready: false, clicks: 0, loadMs: null, drawMs: null, notices: [] });
+  var R = (window.technobReport = { ready: false, clicks: 0, loadMs: null, drawMs: null, beatsDrawn: 0, notices: [] });
   var D = JSON.parse(document.getElementById("report-data").textContent);
   var A = D.analysis || {};
   var dur = Math.max(Number(D.duration) || 0, 1e-3);
@@ -162,17 +162,10 @@
     b.appendChild(lab);
     overlays.appendChild(b);
   });
-  beats.forEach(function (t, i) {
-    if (isDown[i]) return;
-    var b = el("div", "beat-line");
-    b.style.left = pct(t);
-    overlays.appendChild(b);
-  });
   downs.forEach(function (t, i) {
     var b = el("div", "bar-line");
     b.style.left = pct(t);
     b.dataset.bar = String(i + 1);
-    b.appendChild(el("span", "bar-num", String(i + 1)));
     overlays.appendChild(b);
   });
   var playhead = $("playhead");
@@ -190,8 +183,6 @@
     pps = newPps;
     track.style.width = Math.ceil(dur * pps) + "px";
     viewport.scrollLeft = Math.max(0, anchorT * pps - anchorX);
-    track.classList.toggle("hide-beats", medBeat * pps < 6);
-    track.classList.toggle("hide-barnums", medBar * pps < 30);
     track.classList.toggle("thin-bars", medBar * pps < 10);
     $("zoom-level").textContent = (pps / fitPps).toFixed(1) + "x";
     movePlayhead(clock.now());
@@ -234,6 +225,27 @@
       ctx.fillRect(x, RULER - 6, 1, 6);
       ctx.fillText(step < 1 ? fmtTime(t, true) : fmtTime(t, false), x + 3, 2);
     }
+    // bar numbers under the times, for the bars in view, thinned out to one every ~30 px
+    var every = Math.max(1, Math.ceil(30 / Math.max(medBar * pps, 1e-3)));
+    ctx.fillStyle = "#1d2330";
+    ctx.font = "10px sans-serif";
+    for (var i = lowerBound(downs, x0 / pps); i < downs.length && downs[i] * pps <= x0 + w; i++) {
+      if (i % every === 0) ctx.fillText(String(i + 1), Math.round(downs[i] * pps - x0) + 2, 15);
+    }
+  }
+
+  /* beats (not downbeats: those are .bar-line elements) on the canvas, only those in view */
+  function drawBeats(ctx, x0, w) {
+    var n = 0;
+    if (medBeat * pps >= 6) {
+      ctx.fillStyle = "#1d23302e";
+      for (var i = lowerBound(beats, x0 / pps); i < beats.length && beats[i] * pps <= x0 + w; i++) {
+        if (isDown[i]) continue;
+        ctx.fillRect(Math.round(beats[i] * pps - x0), RULER, 1, totalH - RULER);
+        n++;
+      }
+    }
+    R.beatsDrawn = n;
   }
 
   function draw() {
@@ -252,6 +264,7 @@
     drawRuler(ctx, x0, w);
     var y = RULER;
     lanes.forEach(function (l) { drawLane(ctx, l, y, l.h, x0, w); y += l.h; });
+    drawBeats(ctx, x0, w);
     R.drawMs = performance.now() - started;
   }
 
