@@ -26,14 +26,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
-# Optional system programs: rubberband (pyrubberband engine), liblo-tools (a real OSC peer
-# in tests) and chromium (the browser the report page is tested in, driven by Playwright).
-# Tests that need them skip when absent. Needs root (CI is root).
+# Optional system programs: rubberband (pyrubberband engine), liblo-tools (a real OSC peer in
+# tests), chromium (the browser the report page is tested in, driven by Playwright) and real VST3
+# plugins for the plugin tests (.ci/install-vst3.sh). Tests that need them skip when absent.
+# Needs root (CI is root).
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (command -v rubberband >/dev/null && command -v oscdump >/dev/null && command -v chromium >/dev/null) || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rubberband-cli liblo-tools chromium >/dev/null); \
 	else echo "system-deps: skipped (needs apt-get and root)"; fi
+	@bash .ci/install-vst3.sh
 
 clean:
 	rm -rf $(VENV) technob-demo .pytest_cache

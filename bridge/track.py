@@ -5,13 +5,13 @@ the shared result types of :mod:`technob_fx.core.results`. It is built from
 
 * an audio file, through :func:`technob_fx.stages.analysis.analyze_file` (imported lazily: it pulls in
   the analysis stages),
-* an ``analysis.json`` (see :func:`read_analysis_json` for the fields read), or
+* an ``analysis.json``, read by :func:`technob_fx.stages.analysis.read_analysis` (the one reader
+  and schema), or
 * a :class:`technob_fx.synth.SynthTruth` (tests and the demo).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from technob_fx.core.errors import PathError, TechnobError
+from technob_fx.core.errors import PathError
 from technob_fx.core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
 
 if TYPE_CHECKING:
@@ -91,30 +91,37 @@ class TrackData:
     @classmethod
     def from_analysis(cls, analysis: Analysis, *, audio: str | Path | None = None,
                       stems: dict[str, Path] | None = None, name: str | None = None) -> TrackData:
-        """From a :class:`technob_fx.stages.analysis.Analysis`."""
+        """From a :class:`technob_fx.stages.analysis.Analysis` (its ``source`` and ``stems`` unless given)."""
+        audio = audio if audio is not None else analysis.source
+        if stems is None:
+            stems = {k: Path(v) for k, v in analysis.stems.items()}
         return cls(
             duration=float(analysis.duration), sample_rate=float(analysis.sample_rate),
             grid=analysis.grid, segmentation=analysis.segments, key=analysis.key,
             notes=list(analysis.pitch.notes),
-            audio=Path(audio) if audio else None, stems=dict(stems or {}),
+            audio=Path(audio) if audio else None, stems=dict(stems),
             name=name or (Path(audio).stem if audio else "track"),
         )
 
+    def to_analysis(self) -> Analysis:
+        """An :class:`~technob_fx.stages.analysis.Analysis` holding what this track knows (no
+        features, no pitch arrays), to write or send as an ``analysis.json`` document."""
+        from technob_fx.stages.analysis import Analysis
+        from technob_fx.stages.pitch import PitchTrack
+
+        empty = np.zeros(0)
+        return Analysis(
+            duration=float(self.duration), sample_rate=float(self.sample_rate), tempo=float(self.tempo),
+            grid=self.grid, segments=self.segmentation, key=self.key,
+            pitch=PitchTrack(empty, empty, empty, list(self.notes)), features=None, channels=0,
+            source=str(self.audio) if self.audio else None,
+            stems={k: str(v) for k, v in self.stems.items()},
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """The analysis-JSON form read back by :func:`read_analysis_json`."""
-        return {
-            "duration": self.duration, "sample_rate": self.sample_rate, "tempo": self.tempo,
-            "beats_per_bar": self.grid.beats_per_bar,
-            "beats": [float(b) for b in self.grid.beats],
-            "downbeats": [float(b) for b in self.grid.downbeats],
-            "segments": [{"start": s.start, "end": s.end, "label": s.label} for s in self.segments],
-            "key": ({"tonic": self.key.tonic, "mode": self.key.mode, "confidence": self.key.confidence}
-                    if self.key else None),
-            "notes": [{"onset": n.onset, "offset": n.offset, "pitch": n.pitch, "velocity": n.velocity}
-                      for n in self.notes],
-            "audio": str(self.audio) if self.audio else None,
-            "stems": {k: str(v) for k, v in self.stems.items()},
-        }
+        """The ``analysis.json`` document (:meth:`technob_fx.stages.analysis.Analysis.to_dict`)
+        of :meth:`to_analysis`; :func:`read_analysis_json` reads it back."""
+        return self.to_analysis().to_dict()
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,102 +129,26 @@ class TrackData:
 # --------------------------------------------------------------------------------------------
 
 
-def _num_list(value: Any, what: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value if value is not None else [], dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise TechnobError(f"analysis JSON: {what} must be a list of numbers") from None
-    if not np.isfinite(arr).all():
-        raise TechnobError(f"analysis JSON: {what} contains non-finite values")
-    return arr
-
-
-def _parse_key(value: Any) -> KeyEstimate | None:
-    if value in (None, "", {}):
-        return None
-    if isinstance(value, str):
-        tonic, _, mode = value.strip().replace(":", " ").partition(" ")
-        return KeyEstimate(tonic, mode.strip() or "major", 0.0)
-    if isinstance(value, dict) and "tonic" in value:
-        return KeyEstimate(str(value["tonic"]), str(value.get("mode", "major")),
-                           float(value.get("confidence", 0.0) or 0.0))
-    raise TechnobError("analysis JSON: key must be 'A minor' or {tonic, mode}")
-
-
 def read_analysis_json(path: str | Path) -> TrackData:
-    """Read an analysis JSON file into :class:`TrackData`.
+    """Read an ``analysis.json`` (or a folder holding one) into :class:`TrackData`.
 
-    Fields read (all times in seconds, tempo in BPM):
-
-    * ``duration`` (required unless beats/segments give it), ``sample_rate``;
-    * ``beats``, ``downbeats``, ``tempo``, ``beats_per_bar`` -- top level or under ``grid``;
-    * ``segments``: ``[{start, end, label}, ...]`` (or ``{"segments": [...]}``);
-    * ``key``: ``"A minor"`` or ``{tonic, mode, confidence}``;
-    * ``notes``: ``[{onset, offset, pitch, velocity}]`` -- top level or under ``pitch``;
-    * ``audio`` (or ``source``, as :meth:`technob_fx.stages.analysis.Analysis.write` names it) and
-      ``stems`` (name -> path), relative to the JSON file's folder.
+    The document is read and validated by :func:`technob_fx.stages.analysis.read_analysis`
+    (its docstring has the schema); ``source`` (or ``audio``) and ``stems`` are relative to the
+    JSON file's folder.
 
     Raises
     ------
-    TechnobError
-        Unreadable JSON or fields of the wrong type.
+    PathError
+        No such file.
+    technob_fx.stages.analysis.AnalysisFileError
+        Not JSON, or fields missing, of the wrong type or inconsistent (one line per problem).
     """
+    from technob_fx.stages.analysis import read_analysis
+
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise PathError(f"{p}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TechnobError(f"{p}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise TechnobError(f"{p}: expected a JSON object")
-    g = data.get("grid") if isinstance(data.get("grid"), dict) else data
-    beats = _num_list(g.get("beats"), "beats")
-    downbeats = _num_list(g.get("downbeats"), "downbeats")
-    bpb = int(g.get("beats_per_bar", data.get("beats_per_bar", 4)) or 4)
-    tempo = g.get("tempo", data.get("tempo"))
-    if tempo is None:
-        tempo = float(np.median(60.0 / np.diff(beats))) if beats.size > 1 else 120.0
-    if isinstance(tempo, dict):
-        tempo = tempo.get("bpm", tempo.get("tempo"))
-    segs_raw = data.get("segments") or []
-    if isinstance(segs_raw, dict):
-        segs_raw = segs_raw.get("segments") or []
-    try:
-        segments = [Segment(float(s["start"]), float(s["end"]), str(s.get("label", ""))) for s in segs_raw]
-    except (KeyError, TypeError, ValueError):
-        raise TechnobError(f"{p}: segments must be [{{start, end, label}}, ...]") from None
-    notes_raw = data.get("notes")
-    if notes_raw is None and isinstance(data.get("pitch"), dict):
-        notes_raw = data["pitch"].get("notes")
-    try:
-        notes = [NoteEvent(float(n["onset"]), float(n["offset"]), int(round(float(n["pitch"]))),
-                           int(n.get("velocity", 100))) for n in (notes_raw or [])]
-    except (KeyError, TypeError, ValueError):
-        raise TechnobError(f"{p}: notes must be [{{onset, offset, pitch}}, ...]") from None
-    ends = [float(data.get("duration") or 0.0)]
-    ends += [float(beats[-1])] if beats.size else []
-    ends += [segments[-1].end] if segments else []
-    duration = max(ends)
-    if duration <= 0:
-        raise TechnobError(f"{p}: no duration, beats or segments")
-    if beats.size == 0:
-        grid = BeatGrid.from_tempo(float(tempo), duration, beats_per_bar=bpb)
-    else:
-        grid = BeatGrid(beats, downbeats, float(tempo), bpb)
-
-    def rel(v: Any) -> Path:
-        q = Path(str(v))
-        return q if q.is_absolute() else p.parent / q
-
-    stems = {str(k): rel(v) for k, v in (data.get("stems") or {}).items()}
-    audio = data.get("audio") or data.get("source")
-    return TrackData(
-        duration=duration, sample_rate=float(data.get("sample_rate") or 0.0), grid=grid,
-        segmentation=Segmentation(segments), key=_parse_key(data.get("key")), notes=notes,
-        audio=rel(audio) if audio else None, stems=stems,
-        name=Path(str(audio)).stem if audio else p.stem.replace(".analysis", ""),
-    )
+    analysis = read_analysis(p)
+    name = Path(analysis.source).stem if analysis.source else p.stem.replace(".analysis", "")
+    return TrackData.from_analysis(analysis, name=name)
 
 
 def load_track_data(path: str | Path, *, progress: Callable[[float, str], None] | None = None) -> TrackData:

@@ -39,6 +39,7 @@ _LAZY = {
     "SoftClip": "technob_fx.stages.effects",
     "WowFlutter": "technob_fx.stages.effects",
     "VinylNoise": "technob_fx.stages.effects",
+    "TruePeakLimiter": "technob_fx.stages.effects",
     "BeatTracker": "technob_fx.stages.beats",
     "Segmenter": "technob_fx.stages.segmentation",
     "KeyDetector": "technob_fx.stages.key",
@@ -99,7 +100,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation  # noqa: F401
     from .stages.analysis import Analysis, analyze, analyze_file  # noqa: F401
     from .stages.beats import BeatTracker  # noqa: F401
-    from .stages.effects import SoftClip, StereoWidth, VinylNoise, WowFlutter  # noqa: F401
+    from .stages.effects import SoftClip, StereoWidth, TruePeakLimiter, VinylNoise, WowFlutter  # noqa: F401
     from .stages.features import FeatureExtractor  # noqa: F401
     from .stages.hpss import HarmonicPercussive  # noqa: F401
     from .stages.key import KeyDetector  # noqa: F401

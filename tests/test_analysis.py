@@ -86,7 +86,8 @@ def test_bad_input_gives_sensible_result(name, audio, sr):
     assert res.duration == pytest.approx(audio.shape[-1] / sr)
     assert np.all(np.diff(res.grid.beats) > 0)
     assert len(res.segments) >= 1 and res.segments[0].start == 0.0
-    json.dumps(res.summary_dict(), allow_nan=False)
+    back = Analysis.from_dict(json.loads(json.dumps(res.to_dict(), allow_nan=False)))  # validates
+    assert np.allclose(back.grid.beats, res.grid.beats, atol=1e-6)
     if name in ("silence", "half a second", "one sample", "white noise", "sustained tone, no beat"):
         assert res.grid.beats.size == 0 and res.tempo == 0.0
 

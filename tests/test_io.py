@@ -133,3 +133,101 @@ def test_output_folder_must_exist(tmp_path):
 def test_written_files_have_normal_permissions(tmp_path):
     path = atomic_write_text(tmp_path / "a.txt", "hi")
     assert path.stat().st_mode & 0o644 == 0o644
+
+
+# -- decoding: gapless MP3, truncated files --------------------------------------------------
+
+
+def _clicks(seconds=3.0, every=0.5, sr=SR):
+    x = np.zeros((2, int(seconds * sr)), np.float32)
+    x[:, :: int(every * sr)] = 0.9
+    return x
+
+
+def test_mp3_decodes_gaplessly(tmp_path):
+    """The LAME encoder delay and padding are removed: same length, clicks where they were."""
+    src = _clicks()
+    path = write_audio(tmp_path / "clicks.mp3", src, SR, quality="V2")
+    back, sr = read_audio(path)
+    assert sr == SR and back.shape == src.shape
+    assert audio_info(path).frames == src.shape[1]
+    found = np.flatnonzero(np.abs(back[0]) > 0.3)
+    firsts = found[np.concatenate([[True], np.diff(found) > 100])]
+    np.testing.assert_array_equal(firsts, np.flatnonzero(src[0]))  # to the sample
+
+
+def test_truncated_wav_is_refused_not_padded(tmp_path):
+    path = write_audio(tmp_path / "full.wav", _tone(3.0), SR)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 4])
+    for fn in (audio_info, read_audio, lambda p: list(stream_audio(p))):
+        with pytest.raises(AudioError, match=r"truncated: the header says 3\.00 s .* holds 0\.7"):
+            fn(cut)
+
+
+def test_truncated_flac_is_refused_not_padded(tmp_path):
+    rng = np.random.default_rng(0)
+    path = write_audio(tmp_path / "full.flac", (0.1 * rng.standard_normal((2, 3 * SR))).astype(np.float32), SR)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(data[: len(data) // 4])
+    with pytest.raises(AudioError, match="truncated or corrupt"):
+        read_audio(cut)
+    with pytest.raises(AudioError, match="truncated or corrupt"):
+        list(stream_audio(cut, 8192))
+
+
+# -- encoding: bit depth follows the input, TPDF dither, clipping is reported -----------------
+
+
+@pytest.mark.parametrize(("src_bits", "ext", "expected"), [(24, ".wav", 24), (16, ".flac", 16), (32, ".wav", 32),
+                                                            (32, ".flac", 24), (None, ".wav", 24)])
+def test_output_bit_depth_follows_the_input(tmp_path, src_bits, ext, expected):
+    src = write_audio(tmp_path / "src.wav", _tone(0.2), SR, bit_depth=src_bits)
+    assert audio_info(src).bit_depth == (src_bits or 24)
+    out = write_audio(tmp_path / f"out{ext}", _tone(0.2), SR, inputs=[src] if src_bits else [])
+    assert audio_info(out).bit_depth == expected
+    with pytest.raises(AudioError, match="bit depth must be 16, 24 or 32"):
+        write_audio(tmp_path / "bad.wav", _tone(0.2), SR, bit_depth=12)
+
+
+def test_mp3_input_gives_24_bit_output(tmp_path):
+    src = write_audio(tmp_path / "src.mp3", _tone(0.5), SR)
+    assert audio_info(src).bit_depth is None
+    out = write_audio(tmp_path / "out.wav", _tone(0.2), SR, inputs=[src])
+    assert audio_info(out).bit_depth == 24
+
+
+def test_dither_is_tpdf_deterministic_and_the_same_streamed(tmp_path):
+    """16-bit output of a very quiet tone: TPDF dither decorrelates the error from the signal
+    (no harmonics), silence stays exactly zero, and block-wise writing gives the same bytes."""
+    t = np.arange(SR) / SR
+    quiet = np.zeros((2, 2 * SR), np.float32)
+    quiet[:, :SR] = (2.5 * 2.0**-15 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # ~2.5 LSB
+    whole = write_audio(tmp_path / "whole.wav", quiet, SR, bit_depth=16)
+    with AtomicAudioWriter(tmp_path / "blocks.wav", SR, 2, bit_depth=16) as w:
+        for i in range(0, quiet.shape[1], 1000):
+            w.write(quiet[:, i : i + 1000])
+    assert whole.read_bytes() == (tmp_path / "blocks.wav").read_bytes()
+    assert write_audio(tmp_path / "again.wav", quiet, SR, bit_depth=16).read_bytes() == whole.read_bytes()
+    back, _ = read_audio(whole)
+    assert np.all(back[:, SR:] == 0.0)  # digital silence is not dithered
+    err = (back[0, :SR] - quiet[0, :SR]).astype(np.float64)
+    lsb = 2.0**-15
+    assert 0.3 * lsb < err.std() < 0.8 * lsb  # TPDF (+-1 LSB) plus rounding: about 0.58 LSB rms
+    spec = np.abs(np.fft.rfft(err * np.hanning(err.size)))
+    harmonics = spec[[2000, 3000, 4000, 5000]].max()  # 2nd..5th harmonic bins of 1 kHz (1 Hz bins)
+    assert harmonics < 8 * np.median(spec[100:20000])  # error is noise, not distortion
+
+
+def test_clipping_on_write_is_reported(tmp_path, recwarn):
+    from technob_fx.core.errors import TechnobWarning
+
+    loud = (3.0 * _tone(0.2)).astype(np.float32)  # peak 1.5
+    write_audio(tmp_path / "loud.wav", loud, SR)
+    msgs = [str(w.message) for w in recwarn if issubclass(w.category, TechnobWarning)]
+    assert len(msgs) == 1 and "samples beyond full scale were clipped" in msgs[0] and "+3.52 dBFS" in msgs[0]
+    recwarn.clear()
+    write_audio(tmp_path / "loud_float.wav", loud, SR, bit_depth=32)  # float keeps them: no warning
+    assert not [w for w in recwarn if issubclass(w.category, TechnobWarning)]

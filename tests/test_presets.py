@@ -32,7 +32,7 @@ def test_lofi_preset_has_lowpass_bitcrush_wow_flutter_and_vinyl():
 def test_techno_master_mixes_builtins_and_nodes(short_track):
     chain = Chain.from_preset("techno_master")
     kinds = {type(el).__name__ for el in chain}
-    assert {"Compressor", "Limiter", "StereoWidth", "SoftClip"} <= kinds
+    assert {"Compressor", "TruePeakLimiter", "StereoWidth", "SoftClip"} <= kinds
     out = chain(short_track[0][:, : SR * 3], SR)
     assert out.shape == (2, SR * 3) and np.abs(out).max() <= 1.0
 
@@ -120,3 +120,17 @@ def test_preset_file_is_unchanged_by_loading(tmp_path):
     before = src.read_bytes()
     load_preset("lofi").to_preset(tmp_path / "copy.toml")
     assert src.read_bytes() == before
+
+
+def test_float_parameters_print_and_save_as_typed(tmp_path, capsys):
+    """pedalboard keeps gain_db as a single-precision linear gain (1.5 dB reads back as
+    1.4999998): shown and saved as the 1.5 the preset says, and stable over save/load."""
+    from technob_fx.cli import main
+
+    assert main(["presets", "show", "techno_master"]) == 0
+    out = capsys.readouterr().out
+    assert "gain_db = 1.5\n" in out and "1.49999" not in out
+    path = Chain.from_preset("techno_master").to_preset(tmp_path / "tm.toml")
+    text = path.read_text()
+    assert "gain_db = 1.5\n" in text and "q = 0.707\n" in text and "1.49999" not in text
+    assert Chain.from_preset(path).to_preset(tmp_path / "again.toml").read_text().replace("again", "tm") == text

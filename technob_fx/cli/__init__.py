@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 #: Subcommand modules under technob_fx.cli.commands, in help order.
@@ -45,21 +46,52 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _print_warnings_as_lines()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         result = args.func(args)
     except TechnobError as exc:
-        print(f"technob: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # one line per problem (AnalysisFileError)
+            print(f"technob: error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("technob: interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print(f"technob: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+    except OSError as exc:  # read-only or full disk, permissions, missing folders...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"technob: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if os.environ.get("TECHNOB_DEBUG"):
+            raise
+        print(f"technob: internal error: {type(exc).__name__}: {exc} (this is a bug in technob-fx; "
+              "run again with TECHNOB_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return 2
     return int(result or 0)
+
+
+def _print_warnings_as_lines() -> None:
+    """Show each :class:`~technob_fx.core.errors.TechnobWarning` as one ``technob: warning:`` line
+    (no file name, line number or source line)."""
+    import warnings
+
+    from ..core.errors import TechnobWarning
+
+    previous = warnings.showwarning
+    if getattr(previous, "_technob", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, TechnobWarning):
+            print(f"technob: warning: {message}", file=file or sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show._technob = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+    warnings.simplefilter("always", TechnobWarning)
 
 
 if __name__ == "__main__":  # pragma: no cover

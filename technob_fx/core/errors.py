@@ -34,3 +34,18 @@ class DependencyError(TechnobError, RuntimeError):
 
 class PathError(TechnobError, ValueError):
     """A path is missing, outside the allowed folders, or would overwrite an input."""
+
+
+class TechnobWarning(UserWarning):
+    """Something a user should know that does not stop the work: a tempo range that excludes the
+    likely tempo, a filter cutoff clamped below Nyquist, samples clipped on writing...
+
+    Raised with :func:`warn`; the CLI prints each as one ``technob: warning: ...`` line.
+    """
+
+
+def warn(message: str) -> None:
+    """Emit a :class:`TechnobWarning` (one line naming what happened and what to do)."""
+    import warnings
+
+    warnings.warn(message, TechnobWarning, stacklevel=2)

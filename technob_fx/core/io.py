@@ -1,6 +1,9 @@
 """Audio and file I/O: read, stream, write atomically, resample.
 
-Decoding and encoding go through :class:`pedalboard.io.AudioFile` (wav, flac, mp3, ogg, aiff).
+Decoding goes through libsndfile (:mod:`soundfile`: wav, flac, ogg, aiff and gapless mp3), with
+:class:`pedalboard.io.AudioFile` for what libsndfile cannot open; encoding through pedalboard.
+Truncated files are refused, never padded. Integer PCM outputs follow the input's bit depth
+(24-bit when there is none) with TPDF dither; samples beyond full scale are reported.
 Every write goes to a temporary file in the destination folder and is renamed into place only
 once complete, so a failure never leaves a half-written output; an output path that is one of the
 inputs is refused.
@@ -14,7 +17,6 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,17 @@ from .errors import AudioError, PathError
 WRITABLE_FORMATS = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif")
 #: Extensions we read (anything pedalboard/FFmpeg-free decoders handle).
 READABLE_FORMATS = WRITABLE_FORMATS + (".m4a",)
+
+
+#: Formats written as integer PCM (bit depth and dither apply).
+PCM_FORMATS = (".wav", ".flac", ".aiff", ".aif")
+#: Largest integer bit depth each PCM format stores (``.wav`` also takes 32 = 32-bit float).
+_MAX_BITS = {".wav": 32, ".flac": 24, ".aiff": 24, ".aif": 24}
+#: Bit depth of outputs whose input is lossy, unknown or absent.
+DEFAULT_BIT_DEPTH = 24
+#: libsndfile subtype -> bit depth (32 = float).
+_SUBTYPE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 32,
+                 "ALAC_16": 16, "ALAC_20": 24, "ALAC_24": 24, "ALAC_32": 32}
 
 
 @dataclass(frozen=True)
@@ -38,23 +51,127 @@ class AudioInfo:
         Hz.
     channels : int
     frames : int
-        Samples per channel.
+        Samples per channel (decodable, not what a truncated header claims).
+    subtype : str
+        Sample format as libsndfile names it (``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``,
+        ``"VORBIS"``, ``"MPEG_LAYER_III"``...; ``""`` when another decoder opened it).
     """
 
     path: Path
     sample_rate: float
     channels: int
     frames: int
+    subtype: str = ""
 
     @property
     def duration(self) -> float:
         """Length in seconds."""
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
+    @property
+    def bit_depth(self) -> int | None:
+        """Bits per sample of a PCM file (32 for float), ``None`` for lossy or unknown formats."""
+        return _SUBTYPE_BITS.get(self.subtype)
 
-def _open_read(path: str | Path):  # noqa: ANN202 - pedalboard's ReadableAudioFile
-    from pedalboard.io import AudioFile
 
+class _Decoder:
+    """One open audio file read in blocks of ``(channels, n)`` float32.
+
+    libsndfile (through soundfile) decodes wav, flac, ogg, aiff and mp3: it honours an MP3's
+    LAME encoder delay and padding (gapless: the decoded samples line up with the source's) and
+    reports a truncated file instead of padding it with silence. Anything libsndfile cannot open
+    (m4a...) goes through pedalboard's decoder.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import soundfile as sf
+
+        self.path = path
+        self._sf = None
+        self._pb = None
+        try:
+            self._sf = sf.SoundFile(str(path))
+        except Exception:  # noqa: BLE001 - not a format libsndfile knows: try pedalboard
+            from pedalboard.io import AudioFile
+
+            try:
+                self._pb = AudioFile(str(path))
+            except Exception as exc:  # noqa: BLE001 - decoder errors come as ValueError/RuntimeError
+                msg = str(exc).replace("Failed to open audio file: ", "")
+                raise AudioError(f"{path}: cannot decode audio ({msg})") from None
+        if self._sf is not None:
+            self.samplerate = float(self._sf.samplerate)
+            self.num_channels = int(self._sf.channels)
+            self.frames = int(self._sf.frames)
+            self.subtype = str(self._sf.subtype)
+        else:
+            self.samplerate = float(self._pb.samplerate)
+            self.num_channels = int(self._pb.num_channels)
+            self.frames = int(self._pb.frames)
+            self.subtype = ""
+        self._pos = 0
+
+    def check_not_truncated(self) -> None:
+        """Refuse a WAV/AIFF whose header promises more audio than the file holds."""
+        if self._sf is None or self.path.suffix.lower() not in (".wav", ".aiff", ".aif", ".wave"):
+            return
+        from pedalboard.io import AudioFile
+
+        try:
+            with AudioFile(str(self.path)) as f:
+                claimed = int(f.frames)
+        except Exception:  # noqa: BLE001 - pedalboard cannot read the header: nothing to compare
+            return
+        if claimed > self.frames + 1:
+            self.close()
+            sr = self.samplerate
+            raise AudioError(
+                f"{self.path}: truncated: the header says {claimed / sr:.2f} s of audio but the file holds "
+                f"{self.frames / sr:.2f} s (an interrupted copy or download?); refusing to pad it with silence"
+            )
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, frame: int) -> None:
+        frame = int(min(max(frame, 0), self.frames))
+        if self._sf is not None:
+            self._sf.seek(frame)
+        else:
+            self._pb.seek(frame)
+        self._pos = frame
+
+    def read(self, n: int) -> np.ndarray:
+        n = int(max(0, min(n, self.frames - self._pos)))
+        try:
+            if self._sf is not None:
+                block = self._sf.read(n, dtype="float32", always_2d=True).T
+            else:
+                block = self._pb.read(n)
+        except Exception as exc:  # noqa: BLE001 - libsndfile reports corrupt or cut data here
+            sr = self.samplerate
+            raise AudioError(
+                f"{self.path}: truncated or corrupt: decoding failed {self._pos / sr:.2f} s into "
+                f"{self.frames / sr:.2f} s ({exc})"
+            ) from None
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        self._pos += block.shape[1]
+        return block
+
+    def close(self) -> None:
+        for f in (self._sf, self._pb):
+            if f is not None:
+                with contextlib.suppress(Exception):
+                    f.close()
+
+    def __enter__(self) -> _Decoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_read(path: str | Path) -> _Decoder:
     p = Path(path)
     if not p.exists():
         raise AudioError(f"{p}: no such file")
@@ -62,14 +179,11 @@ def _open_read(path: str | Path):  # noqa: ANN202 - pedalboard's ReadableAudioFi
         raise AudioError(f"{p}: is a folder, not an audio file")
     if p.stat().st_size == 0:
         raise AudioError(f"{p}: file is empty (0 bytes)")
-    try:
-        f = AudioFile(str(p))
-    except Exception as exc:  # noqa: BLE001 - decoder errors come as ValueError/RuntimeError
-        msg = str(exc).replace("Failed to open audio file: ", "")
-        raise AudioError(f"{p}: cannot decode audio ({msg})") from None
+    f = _Decoder(p)
     if f.frames == 0 or f.num_channels == 0:
         f.close()
         raise AudioError(f"{p}: contains no audio samples")
+    f.check_not_truncated()
     return f
 
 
@@ -79,10 +193,10 @@ def audio_info(path: str | Path) -> AudioInfo:
     Raises
     ------
     AudioError
-        Missing, empty, corrupt or unsupported file.
+        Missing, empty, truncated, corrupt or unsupported file.
     """
     with _open_read(path) as f:
-        return AudioInfo(Path(path), float(f.samplerate), int(f.num_channels), int(f.frames))
+        return AudioInfo(Path(path), f.samplerate, f.num_channels, f.frames, f.subtype)
 
 
 def read_audio(
@@ -98,9 +212,9 @@ def read_audio(
     Parameters
     ----------
     path : str or Path
-        wav, flac, mp3, ogg or aiff file.
+        wav, flac, mp3, ogg or aiff file (MP3s decoded gaplessly).
     sample_rate : float, optional
-        Resample to this rate (Hz). Default: the file's own rate.
+        Resample to this rate (Hz, soxr HQ). Default: the file's own rate.
     mono : bool
         Average the channels.
     offset : float
@@ -118,26 +232,23 @@ def read_audio(
     Raises
     ------
     AudioError
-        Missing, empty, corrupt or unsupported file; NaN samples.
+        Missing, empty, truncated, corrupt or unsupported file; NaN samples.
     """
     with _open_read(path) as f:
-        src = f
-        if sample_rate is not None and float(sample_rate) != f.samplerate:
-            src = f.resampled_to(check_sample_rate(sample_rate))
-        sr = float(src.samplerate)
+        sr = f.samplerate
         start = int(round(max(0.0, offset) * sr))
         if start:
-            src.seek(min(start, src.frames))
-        n = src.frames - src.tell()
+            f.seek(start)
+        n = f.frames - f.tell()
         if duration is not None:
             n = min(n, int(round(duration * sr)))
-        try:
-            audio = src.read(max(n, 0))
-        except Exception as exc:  # noqa: BLE001
-            raise AudioError(f"{path}: decoding failed part-way ({exc})") from None
+        audio = f.read(max(n, 0))
     if mono and audio.shape[0] > 1:
         audio = audio.mean(axis=0, keepdims=True, dtype=np.float32)
     audio, _ = as_audio(audio, name=str(path))
+    if sample_rate is not None and float(sample_rate) != sr:
+        target = check_sample_rate(sample_rate)
+        return resample(audio, sr, target), float(target)
     return audio, sr
 
 
@@ -174,12 +285,9 @@ def stream_audio(
             yield from _resampled_blocks(blocks, f.samplerate, target, f.num_channels, block_size)
 
 
-def _decoded_blocks(f: Any, path: str | Path, block_size: int) -> Iterator[np.ndarray]:
+def _decoded_blocks(f: _Decoder, path: str | Path, block_size: int) -> Iterator[np.ndarray]:
     while f.tell() < f.frames:
-        try:
-            block = f.read(block_size)
-        except Exception as exc:  # noqa: BLE001
-            raise AudioError(f"{path}: decoding failed part-way ({exc})") from None
+        block = f.read(block_size)
         if block.shape[1] == 0:
             break
         if not np.isfinite(block).all():
@@ -317,11 +425,90 @@ def _check_writable_format(out: Path) -> None:
         )
 
 
+def output_bit_depth(path: str | Path, bit_depth: int | None = None, inputs: Iterable[str | Path] = ()) -> int | None:
+    """The bit depth an output file gets.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output; only PCM formats (wav, flac, aiff) have a bit depth.
+    bit_depth : int, optional
+        16, 24 or 32 (32-bit float, wav only: flac and aiff store at most 24). Default: the
+        first audio input's bit depth (8-bit inputs give 16), or :data:`DEFAULT_BIT_DEPTH` when
+        the inputs are lossy (mp3, ogg) or absent.
+
+    Returns
+    -------
+    int or None
+        ``None`` for lossy formats.
+
+    Raises
+    ------
+    AudioError
+        A bit depth other than 16, 24 or 32.
+    """
+    suffix = Path(path).suffix.lower()
+    if bit_depth is not None and bit_depth not in (16, 24, 32):
+        raise AudioError(f"bit depth must be 16, 24 or 32, got {bit_depth}")
+    if suffix not in PCM_FORMATS:
+        return None
+    if bit_depth is None:
+        bit_depth = DEFAULT_BIT_DEPTH
+        for src in inputs:
+            try:
+                found = audio_info(src).bit_depth
+            except (AudioError, OSError):
+                continue
+            if found:
+                bit_depth = max(16, found)
+                break
+    return min(bit_depth, _MAX_BITS[suffix])
+
+
+class _Quantizer:
+    """Float blocks ready for an integer PCM encoder.
+
+    Adds TPDF dither of +-1 LSB (two uniform variables; a fixed seed, drawn sample by sample, so
+    a file written in blocks is byte-identical to one written whole; none on samples that are
+    exactly zero, so digital silence stays silent) and counts samples beyond
+    full scale, which the encoder clips; :meth:`report` says so (never silent clipping).
+    """
+
+    def __init__(self, path: Path, bits: int | None) -> None:
+        self.path = path
+        self.integer = bits is not None and bits <= 24
+        self.lsb = 2.0 ** (1 - bits) if self.integer and bits else 0.0
+        self.rng = np.random.Generator(np.random.PCG64(0x7EC4))
+        self.clipped = 0
+        self.peak = 0.0
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        if not self.integer or block.shape[1] == 0:
+            return block
+        mag = np.abs(block)
+        over = int(np.count_nonzero(mag > 1.0))
+        if over:
+            self.clipped += over
+            self.peak = max(self.peak, float(mag.max()))
+        n, ch = block.shape[1], block.shape[0]
+        u = self.rng.random((n, ch, 2))  # drawn sample by sample: block splits give the same noise
+        tpdf = (u[..., 0] - u[..., 1]).T
+        tpdf[block == 0.0] = 0.0  # digital silence stays silent (no dither hiss in gaps and padding)
+        return (block + self.lsb * tpdf).astype(np.float32)
+
+    def report(self) -> None:
+        if self.clipped:
+            from .errors import warn
+
+            warn(f"{self.path}: {self.clipped} samples beyond full scale were clipped on writing (peak "
+                 f"{20 * np.log10(self.peak):+.2f} dBFS); lower the level or write 32-bit float (--bit-depth 32)")
+
+
 def _writer_kwargs(out: Path, quality: str | float | None, bit_depth: int | None) -> dict:
     kwargs: dict = {}
     if quality is not None:
         kwargs["quality"] = quality
-    if bit_depth is not None and out.suffix.lower() in (".wav", ".flac", ".aiff", ".aif"):
+    if bit_depth is not None:
         kwargs["bit_depth"] = bit_depth
     return kwargs
 
@@ -349,7 +536,8 @@ def write_audio(
     quality : str or float, optional
         Encoder quality (mp3 VBR level, ogg quality), as pedalboard takes it.
     bit_depth : int, optional
-        16, 24 or 32 for wav/flac/aiff (default: pedalboard's choice for float32 input).
+        16, 24 or 32 (float) for wav/flac/aiff; default: the first input's (see
+        :func:`output_bit_depth`). Integer PCM gets TPDF dither.
 
     Returns
     -------
@@ -362,16 +550,18 @@ def write_audio(
     _check_writable_format(out)
     data, _ = as_audio(audio, name="audio to write")
     sr = check_sample_rate(sample_rate)
+    inputs = list(inputs)
+    bits = output_bit_depth(out, bit_depth, inputs)
+    prep = _Quantizer(out, bits)
     with atomic_path(out, inputs) as tmp:
         try:
-            with AudioFile(
-                str(tmp), "w", sr, data.shape[0], **_writer_kwargs(out, quality, bit_depth)
-            ) as f:
-                f.write(data)
+            with AudioFile(str(tmp), "w", sr, data.shape[0], **_writer_kwargs(out, quality, bits)) as f:
+                f.write(prep(data))
         except AudioError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise AudioError(f"{out}: cannot encode ({exc})") from None
+    prep.report()
     return out
 
 
@@ -407,7 +597,9 @@ class AtomicAudioWriter:
         self.channels = int(channels)
         self.frames = 0
         self._inputs = list(inputs)
-        self._kwargs = _writer_kwargs(self.path, quality, bit_depth)
+        self.bit_depth = output_bit_depth(self.path, bit_depth, self._inputs)
+        self._kwargs = _writer_kwargs(self.path, quality, self.bit_depth)
+        self._prep = _Quantizer(self.path, self.bit_depth)
         self._ctx: contextlib.AbstractContextManager | None = None
         self._file = None
 
@@ -431,11 +623,14 @@ class AtomicAudioWriter:
                 f"{self.path}: block has {data.shape[0]} channels, writer has {self.channels}"
             )
         if data.shape[1]:
-            self._file.write(data)  # type: ignore[union-attr]
+            self._file.write(self._prep(data))  # type: ignore[union-attr]
             self.frames += data.shape[1]
 
     def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
         assert self._ctx is not None
         with contextlib.suppress(Exception):
             self._file.close()  # type: ignore[union-attr]
-        return bool(self._ctx.__exit__(exc_type, exc, tb))
+        suppressed = bool(self._ctx.__exit__(exc_type, exc, tb))
+        if exc_type is None:
+            self._prep.report()
+        return suppressed

@@ -137,9 +137,23 @@ def plugin_parameters(plugin: Any) -> dict[str, Any]:
             value = getattr(plugin, key)
         except Exception:  # noqa: BLE001, S112 - some properties are write-only/complex
             continue
+        if isinstance(value, float):
+            value = as_typed(value)
         if isinstance(value, (int, float, bool, str)):
             out[key] = value
     return out
+
+
+def as_typed(value: float) -> float:
+    """A plugin's float parameter as a person typed it: ``1.5``, not ``1.4999998`` (pedalboard
+    keeps parameters in single precision, some in other units, e.g. ``gain_db`` as a linear
+    gain). Six significant digits, more than any knob is set to, and stable: saving and loading
+    a preset gives back the same text."""
+    import math
+
+    if not math.isfinite(value):
+        return value
+    return float(f"{value:.6g}")
 
 
 def set_plugin_parameter(plugin: Any, key: str, value: Any, owner: str = "") -> None:

@@ -16,6 +16,7 @@ NODE_TYPES: dict[str, str] = {
     "soft_clip": "technob_fx.stages.effects:SoftClip",
     "wow_flutter": "technob_fx.stages.effects:WowFlutter",
     "vinyl_noise": "technob_fx.stages.effects:VinylNoise",
+    "true_peak_limiter": "technob_fx.stages.effects:TruePeakLimiter",
     # -- analysis nodes (issue 3) --
     "beat_tracker": "technob_fx.stages.beats:BeatTracker",
     "segmenter": "technob_fx.stages.segmentation:Segmenter",

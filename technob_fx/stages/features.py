@@ -59,6 +59,9 @@ class Features(Result):
         (LUFS) and median pitch of the voiced frames (MIDI, NaN when none).
     bar_mfcc : np.ndarray, ``(n_bars, 13)``
         Per-bar mean MFCCs.
+    summary_values : dict or None
+        The :meth:`summary` as stored in ``analysis.json``, kept when a file was read without its
+        frame arrays (:func:`technob_fx.stages.analysis.read_analysis`); None: computed.
     """
 
     frame_rate: float
@@ -81,6 +84,7 @@ class Features(Result):
     bar_lufs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bar_pitch: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bar_mfcc: np.ndarray = field(default_factory=lambda: np.zeros((0, N_MFCC)))
+    summary_values: dict[str, float] | None = None
 
     #: Names of the per-frame arrays (for ``.npz`` export).
     FRAME_KEYS = ("times", "onset_strength", "rms", "centroid", "flatness", "mfcc", "f0")
@@ -89,6 +93,8 @@ class Features(Result):
 
     def summary(self) -> dict[str, float]:
         """Scalar summary: integrated loudness, loudness range, mean RMS/centroid/flatness/onset."""
+        if self.summary_values is not None:
+            return dict(self.summary_values)
         # EBU Tech 3342 loudness range: short-term values gated at -70 LUFS and 20 LU below their
         # power mean, 10th to 95th percentile
         st = self.short_term_lufs[self.short_term_lufs > -70]
