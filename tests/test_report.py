@@ -294,9 +294,9 @@ def test_cli_analyze_report(tmp_path, capsys):
     ("setup", "fragment"),
     [
         ("missing", "input not found"),
-        ("not_json", "not a JSON analysis document"),
-        ("no_duration", "no positive 'duration'"),
-        ("bad_segments", "each segment needs 'start' and 'end'"),
+        ("not_json", "analysis.json: not valid JSON"),
+        ("no_duration", "analysis.json: duration: must be > 0, got 0"),
+        ("bad_segments", "analysis.json: segments[0].end: missing"),
         ("out_is_file", "output folder is a file"),
         ("no_stems_dir", "stems folder not found"),
         ("not_audio", "cannot decode"),
@@ -315,7 +315,7 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, setup, f
     elif setup == "no_duration":
         (src / "analysis.json").write_text(json.dumps({**doc, "duration": 0}))
     elif setup == "bad_segments":
-        (src / "analysis.json").write_text(json.dumps({**doc, "segments": [{"label": "x"}]}))
+        (src / "analysis.json").write_text(json.dumps({**doc, "segments": [{"start": 1.0, "label": "x"}]}))
     elif setup == "out_is_file":
         (src / "analysis.json").write_text(json.dumps(doc))
         out.write_text("a file")
@@ -334,7 +334,8 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, setup, f
 
 
 def test_minimal_analysis_document_still_draws(tmp_path):
-    """A hand-written analysis.json (no arrays, no audio, 3 beats per bar) still gives both files."""
+    """A hand-written analysis.json (no arrays, no audio, 3 beats per bar, a field the schema does
+    not know on a section) still gives both files."""
     beats = [0.5 + 0.5 * i for i in range(18)]
     doc = {"duration": 10.0, "tempo": 120.0, "beats_per_bar": 3, "beats": beats, "downbeats": beats[::3],
            "segments": [{"start": 0.0, "end": 4.0, "label": "intro", "labeller": "hand"},
@@ -345,3 +346,4 @@ def test_minimal_analysis_document_still_draws(tmp_path):
     data = _page_data(res.html.read_text())
     assert data["bar_tempo"]["bpm"] == [120.0] * 5  # 3 beats over 1.5 s: not assumed 4/4
     assert any("names no audio" in n for n in data["notes"])
+    assert data["grid"]["segments"][0]["labeller"] == "hand"  # shown in the band's tooltip

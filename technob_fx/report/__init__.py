@@ -19,11 +19,12 @@ from pathlib import Path
 
 from ..core.errors import PathError
 from ..core.progress import ProgressCallback, scaled
-from .data import ReportData, ReportError, Stem, load_report_data
+from ..stages.analysis import FILE_NAME
+from .data import ReportData, Stem, load_report_data
 from .peaks import Peaks, envelope_peaks, file_peaks
 from .png import PngLayout
 
-__all__ = ["ReportData", "ReportError", "ReportFiles", "Stem", "load_report_data", "write_report"]
+__all__ = ["ReportData", "ReportFiles", "Stem", "load_report_data", "write_report"]
 
 
 @dataclass
@@ -97,8 +98,8 @@ def write_report(
         ``source`` does not exist, or ``out_dir`` is a file.
     AudioError
         An unreadable audio file.
-    ReportError
-        A malformed ``analysis.json``.
+    AnalysisFileError
+        An ``analysis.json`` that breaks the schema (one line per problem).
     """
     src = Path(source)
     if not src.exists():
@@ -154,7 +155,7 @@ def write_report(
         seconds["html"] = time.perf_counter() - t0
     if progress:
         progress(1.0, "done")
-    return ReportFiles(analysis=data.analysis_dir / "analysis.json", png=png_path, html=html_path,
+    return ReportFiles(analysis=data.analysis_dir / FILE_NAME, png=png_path, html=html_path,
                        layout=layout, data=data, seconds=seconds)
 
 
@@ -164,12 +165,8 @@ def _mix_peaks(data: ReportData, progress: ProgressCallback | None) -> Peaks:
 
     if data.audio_path is not None:
         return file_peaks(data.audio_path, progress=progress)
-    frames = data.analysis_dir / str((data.doc.get("arrays") or {}).get("frames", "frames.npz"))
-    if frames.is_file():
-        try:
-            with np.load(frames) as z:
-                return envelope_peaks(np.asarray(z["times"], dtype=np.float64), np.asarray(z["rms"]))
-        except (OSError, KeyError, ValueError):
-            pass
+    f = data.analysis.features
+    if f is not None and f.times.size > 1 and f.rms.size == f.times.size:
+        return envelope_peaks(np.asarray(f.times, dtype=np.float64), np.asarray(f.rms))
     data.notes.append("no waveform: neither the audio nor frames.npz was found")
     return Peaks(rate=1.0, lo=np.zeros(0, np.float32), hi=np.zeros(0, np.float32), scale=0.0, kind="rms")

@@ -1,9 +1,12 @@
-"""What a report shows, gathered from an analysis folder: the analysis document, the audio it
-came from, its short-term loudness and any stems separated beside it.
+"""What a report shows, gathered from an analysis folder: the analysis, the audio it came from,
+its short-term loudness and any stems separated beside it.
 
-The analysis is read from ``analysis.json`` (and ``loudness.npz`` / ``frames.npz`` beside it);
-the audio is found through the document's ``source`` (relative to the ``analysis.json`` folder).
-Stems are audio files named like a separation's parts (``harmonic``/``percussive`` from HPSS,
+The analysis is read with the project's one reader,
+:func:`technob_fx.stages.analysis.read_analysis` (``analysis.json`` plus the ``.npz`` arrays
+beside it); everything the report draws comes from that :class:`~technob_fx.stages.analysis.Analysis`.
+The document's JSON object is also kept as stored, only to be shown field by field in the page's
+table ("every figure of analysis.json"). Stems are the analysis' own ``stems`` when it names
+them, else audio files named like a separation's parts (``harmonic``/``percussive`` from HPSS,
 ``drums``/``bass``/``other``/``vocals``... from demucs) in a folder beside or inside the analysis
 folder, kept only when they are as long as the analysed track.
 """
@@ -20,13 +23,10 @@ import numpy as np
 
 from ..core.errors import PathError, TechnobError
 from ..core.io import READABLE_FORMATS, audio_info
+from ..stages.analysis import FILE_NAME, Analysis, read_analysis, tempo_map
 
 #: File names (without extension) that mark a separated part.
 STEM_NAMES = ("drums", "bass", "other", "vocals", "guitar", "piano", "harmonic", "percussive")
-
-
-class ReportError(TechnobError, ValueError):
-    """An analysis document a report cannot be drawn from."""
 
 
 @dataclass
@@ -54,10 +54,12 @@ class ReportData:
 
     Attributes
     ----------
+    analysis : Analysis
+        The analysis, as :func:`~technob_fx.stages.analysis.read_analysis` gives it.
     doc : dict
-        The ``analysis.json`` document, as read (every figure of it goes into the page's table).
+        The ``analysis.json`` document as stored (shown field by field in the page's table).
     analysis_dir : Path
-        Folder of ``analysis.json`` (relative paths in the document resolve from it).
+        Folder of ``analysis.json``.
     audio_path : Path or None
         The analysed audio file when it exists.
     audio_ref : str or None
@@ -72,6 +74,7 @@ class ReportData:
         What was left out and why (shown in the page).
     """
 
+    analysis: Analysis
     doc: dict[str, Any]
     analysis_dir: Path
     audio_path: Path | None = None
@@ -81,54 +84,69 @@ class ReportData:
     stems: list[Stem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    # -- the grid and sections, from the document's fields (no meter is assumed) --
+    # -- the grid and sections, from the analysis (no meter is assumed) --
     @property
     def duration(self) -> float:
         """Seconds."""
-        return float(self.doc.get("duration") or 0.0)
+        return float(self.analysis.duration)
 
     @property
     def beats(self) -> np.ndarray:
         """Beat times, s."""
-        return _times(self.doc.get("beats"))
+        return self.analysis.grid.beats
 
     @property
     def downbeats(self) -> np.ndarray:
         """Bar start times, s."""
-        return _times(self.doc.get("downbeats"))
+        return self.analysis.grid.downbeats
+
+    @property
+    def beats_per_bar(self) -> int:
+        """Meter numerator of the grid."""
+        return int(self.analysis.grid.beats_per_bar)
 
     @property
     def segments(self) -> list[dict[str, Any]]:
-        """Sections as dicts with at least ``start``, ``end`` (s) and ``label``."""
-        return list(self.doc.get("segments") or [])
+        """Sections as ``{"start", "end", "label"}`` (plus any other fields the document gives a
+        section, e.g. who labelled it)."""
+        stored = self.doc.get("segments") if isinstance(self.doc.get("segments"), list) else []
+        out = []
+        for i, s in enumerate(self.analysis.segments):
+            extra = stored[i] if i < len(stored) and isinstance(stored[i], dict) else {}
+            out.append({**{k: v for k, v in extra.items() if k not in ("start", "end", "label")},
+                        "start": s.start, "end": s.end, "label": s.label})
+        return out
 
     @property
     def tempo(self) -> float:
         """Global tempo, BPM."""
-        return float(self.doc.get("tempo") or 0.0)
+        return float(self.analysis.tempo)
 
     @property
     def tempo_map(self) -> list[list[float]]:
-        """``[[time_s, bpm], ...]`` as in the document."""
-        return [list(map(float, e[:2])) for e in (self.doc.get("tempo_map") or []) if e and e[1] is not None]
+        """``[[time_s, bpm], ...]`` of the grid (the project's tempo map)."""
+        if self.analysis.grid.beats.size == 0:
+            return []
+        return [[float(t), float(b)] for t, b in tempo_map(self.analysis.grid)]
 
     @property
     def key_label(self) -> str:
         """The key, e.g. ``"A minor"`` (``"?"`` when absent)."""
-        key = self.doc.get("key") or {}
-        return str(key.get("label") or "?") if isinstance(key, dict) else str(key)
+        return self.analysis.key.label if self.analysis.key is not None else "?"
 
     @property
     def meter(self) -> str:
-        """Beats per bar as the page shows it, e.g. ``"4/4"`` or ``"3/4"``."""
-        bpb = self.doc.get("beats_per_bar")
-        return f"{int(bpb)}/4" if bpb else "?"
+        """Beats per bar as the picture shows it, e.g. ``"4/4"`` or ``"3/4"``."""
+        return f"{self.beats_per_bar}/4"
 
     @property
     def integrated_lufs(self) -> float | None:
         """Integrated loudness, LUFS, when measured."""
-        v = (self.doc.get("features") or {}).get("integrated_lufs")
-        return None if v is None else float(v)
+        f = self.analysis.features
+        if f is None:
+            return None
+        v = f.summary().get("integrated_lufs")
+        return None if v is None or not np.isfinite(v) else float(v)
 
     @property
     def title(self) -> str:
@@ -158,13 +176,6 @@ class ReportData:
         return np.zeros(0), np.zeros(0)
 
 
-def _times(values: Any) -> np.ndarray:
-    if not values:
-        return np.zeros(0)
-    a = np.asarray([v for v in values if v is not None], dtype=np.float64).reshape(-1)
-    return a[np.isfinite(a)]
-
-
 def analysis_json_path(source: str | Path) -> Path:
     """``analysis.json`` of an analysis folder, or the file itself.
 
@@ -175,40 +186,10 @@ def analysis_json_path(source: str | Path) -> Path:
     """
     p = Path(source)
     if p.is_dir():
-        p = p / "analysis.json"
+        p = p / FILE_NAME
     if not p.is_file():
         raise PathError(f"no analysis found: {p} does not exist")
     return p
-
-
-def read_document(path: str | Path) -> dict[str, Any]:
-    """Read and check an ``analysis.json`` document.
-
-    Raises
-    ------
-    ReportError
-        Not JSON, not an object, or without a positive ``duration``.
-    """
-    p = analysis_json_path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(f"{p}: not a JSON analysis document ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ReportError(f"{p}: not an analysis document (a JSON object is expected)")
-    try:
-        duration = float(doc.get("duration") or 0.0)
-    except (TypeError, ValueError):
-        duration = 0.0
-    if not np.isfinite(duration) or duration <= 0:
-        raise ReportError(f"{p}: the analysis has no positive 'duration'")
-    for name in ("beats", "downbeats", "segments", "tempo_map"):
-        if doc.get(name) is not None and not isinstance(doc[name], list):
-            raise ReportError(f"{p}: '{name}' must be a list")
-    for seg in doc.get("segments") or []:
-        if not (isinstance(seg, dict) and {"start", "end"} <= set(seg)):
-            raise ReportError(f"{p}: each segment needs 'start' and 'end'")
-    return doc
 
 
 def load_report_data(source: str | Path, stem_dirs: list[str | Path] | None = None) -> ReportData:
@@ -219,7 +200,8 @@ def load_report_data(source: str | Path, stem_dirs: list[str | Path] | None = No
     source : str or Path
         Analysis folder or ``analysis.json`` file.
     stem_dirs : list of path, optional
-        Folders of stems to show; default: separations found beside the analysis.
+        Folders of stems to show; default: the analysis' ``stems``, else separations found
+        beside the analysis.
 
     Returns
     -------
@@ -229,42 +211,38 @@ def load_report_data(source: str | Path, stem_dirs: list[str | Path] | None = No
     ------
     PathError
         No analysis there.
-    ReportError
-        A malformed document.
+    AnalysisFileError
+        A document that breaks the schema (one line per problem).
     """
     path = analysis_json_path(source)
-    doc = read_document(path)
+    analysis = read_analysis(path)  # the one reader validates everything the report uses
+    doc = json.loads(path.read_text(encoding="utf-8"))  # the same document, kept to be shown as is
     folder = path.parent
-    data = ReportData(doc=doc, analysis_dir=folder)
-    ref = doc.get("source")
-    if isinstance(ref, str) and ref:
-        data.audio_ref = ref
-        audio = Path(ref) if Path(ref).is_absolute() else folder / ref
+    data = ReportData(analysis=analysis, doc=doc, analysis_dir=folder)
+    if analysis.source:
+        data.audio_ref = doc.get("source") if isinstance(doc.get("source"), str) else analysis.source
+        audio = Path(analysis.source)
         if audio.is_file():
             data.audio_path = audio
         else:
-            data.notes.append(f"audio file not found: {ref} (the analysis' source, from {folder})")
+            data.notes.append(f"audio file not found: {data.audio_ref} (the analysis' source, from {folder})")
     else:
         data.notes.append("the analysis names no audio file (analysed from memory)")
-    data.short_term_lufs, data.loudness_rate = _short_term_loudness(doc, folder, data.audio_path)
-    data.stems, skipped = find_stems(folder, data.duration, stem_dirs)
+    data.short_term_lufs, data.loudness_rate = _short_term_loudness(analysis, data.audio_path)
+    if stem_dirs is None and analysis.stems:
+        data.stems, skipped = _named_stems(analysis.stems, data.duration)
+    else:
+        data.stems, skipped = find_stems(folder, data.duration, stem_dirs)
     data.notes.extend(skipped)
     return data
 
 
-def _short_term_loudness(doc: dict[str, Any], folder: Path, audio: Path | None) -> tuple[np.ndarray | None, float]:
-    """Short-term LUFS from ``loudness.npz``, else measured from the audio with the project's one
-    loudness implementation (:func:`technob_fx.stages.features.loudness`)."""
-    name = (doc.get("arrays") or {}).get("loudness", "loudness.npz")
-    npz = folder / str(name)
-    if npz.is_file():
-        try:
-            with np.load(npz) as z:
-                st = np.asarray(z["short_term_lufs"], dtype=np.float64)
-                rate = float(z["rate"]) if "rate" in z.files else 10.0
-            return st, rate
-        except (OSError, KeyError, ValueError):
-            pass
+def _short_term_loudness(analysis: Analysis, audio: Path | None) -> tuple[np.ndarray | None, float]:
+    """Short-term LUFS from the analysis (``loudness.npz``), else measured from the audio with the
+    project's one loudness implementation (:func:`technob_fx.stages.features.loudness`)."""
+    f = analysis.features
+    if f is not None and f.short_term_lufs.size:
+        return np.asarray(f.short_term_lufs, dtype=np.float64), float(f.loudness_rate)
     if audio is None:
         return None, 10.0
     from ..stages.analysis import load_frontend
@@ -274,6 +252,32 @@ def _short_term_loudness(doc: dict[str, Any], folder: Path, audio: Path | None) 
     power, rate = fe.loudness_blocks()
     _, short, _ = loudness(power, rate)
     return np.asarray(short, dtype=np.float64), float(rate)
+
+
+def _duration_ok(path: Path, duration: float) -> tuple[bool, str]:
+    try:
+        d = audio_info(path).duration
+    except TechnobError as exc:
+        return False, f"stem {path.name}: cannot be read ({exc})"
+    if abs(d - duration) > max(0.5, 0.01 * duration):
+        return False, f"{path.name} is {d:.1f} s long, the track {duration:.1f} s"
+    return True, ""
+
+
+def _named_stems(stems: dict[str, str], duration: float) -> tuple[list[Stem], list[str]]:
+    """The stems the analysis names (``stems`` of analysis.json)."""
+    out, notes = [], []
+    for name, p in stems.items():
+        path = Path(p)
+        if not path.is_file():
+            notes.append(f"stem {name} not found: {p}")
+            continue
+        ok, why = _duration_ok(path, duration)
+        if ok:
+            out.append(Stem(path.parent.name or "stems", name, path))
+        else:
+            notes.append(f"stem {name} left out: {why}")
+    return out, notes
 
 
 def find_stems(
@@ -313,7 +317,6 @@ def find_stems(
                     seen.add(r)
                     folders.append((d, False))
     stems: list[Stem] = []
-    tol = max(0.5, 0.01 * duration)
     for folder, explicit in folders:
         try:
             files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in READABLE_FORMATS)
@@ -323,13 +326,9 @@ def find_stems(
             files = [p for p in files if p.stem.lower() in STEM_NAMES]
         found = []
         for f in files[:16]:
-            try:
-                d = audio_info(f).duration
-            except TechnobError:
-                notes.append(f"stem {folder.name}/{f.name}: cannot be read")
-                continue
-            if abs(d - duration) > tol:
-                notes.append(f"stems in {folder.name}/ left out: {f.name} is {d:.1f} s long, the track {duration:.1f} s")
+            ok, why = _duration_ok(f, duration)
+            if not ok:
+                notes.append(f"stems in {folder.name}/ left out: {why}")
                 break
             found.append(Stem(folder.name, f.stem, f))
         else:

@@ -33,12 +33,20 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _finite(values: np.ndarray) -> list[float | None]:
-    return [round(float(v), 4) if np.isfinite(v) else None for v in values]
+def _finite(values: np.ndarray, digits: int = 4) -> list[float | None]:
+    return [round(float(v), digits) if np.isfinite(v) else None for v in values]
+
+
+def _key(data: ReportData) -> dict[str, Any] | None:
+    k = data.analysis.key
+    if k is None:
+        return None
+    return {"label": k.label, "tonic": k.tonic, "mode": k.mode, "confidence": round(float(k.confidence), 4)}
 
 
 def page_data(data: ReportData, peaks: Peaks, stem_peaks: list[Peaks], out_dir: Path) -> dict[str, Any]:
-    """The JSON the page's script reads."""
+    """The JSON the page's script reads: what to draw (``grid``, from the one reader) and the
+    document as stored (``analysis``, for the table of every figure)."""
     from .. import __version__
 
     bt, bpm = data.bar_tempi()
@@ -54,6 +62,16 @@ def page_data(data: ReportData, peaks: Peaks, stem_peaks: list[Peaks], out_dir: 
              "colour": STEM_COLOURS[i % len(STEM_COLOURS)]}
             for i, (s, p) in enumerate(zip(data.stems, stem_peaks, strict=True))
         ],
+        "grid": {
+            "tempo": data.tempo,
+            "beats_per_bar": data.beats_per_bar,
+            "beats": _finite(data.beats, 6),
+            "downbeats": _finite(data.downbeats, 6),
+            "segments": data.segments,
+            "tempo_map": data.tempo_map,
+            "key": _key(data),
+            "integrated_lufs": data.integrated_lufs,
+        },
         "segment_colours": [section_colour(str(s.get("label", ""))) for s in data.segments],
         "bar_tempo": {"times": _finite(bt), "bpm": _finite(bpm)},
         "notes": list(data.notes),

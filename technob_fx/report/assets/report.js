@@ -6,7 +6,8 @@
 
   var R = (window.technobReport = { ready: false, clicks: 0, loadMs: null, drawMs: null, beatsDrawn: 0, notices: [] });
   var D = JSON.parse(document.getElementById("report-data").textContent);
-  var A = D.analysis || {};
+  var A = D.analysis || {};   // the document as stored: shown in the table of every figure
+  var G = D.grid || {};       // what is drawn: the analysis as the project's reader gives it
   var dur = Math.max(Number(D.duration) || 0, 1e-3);
 
   function $(id) { return document.getElementById(id); }
@@ -45,13 +46,13 @@
   }
 
   /* ---- data: grid, sections, peaks ---- */
-  var beats = (A.beats || []).filter(isNum);
-  var downs = (A.downbeats || []).filter(isNum);
+  var beats = (G.beats || []).filter(isNum);
+  var downs = (G.downbeats || []).filter(isNum);
   var isDown = beats.map(function (b) {
     var i = lowerBound(downs, b - 1e-3);
     return i < downs.length && Math.abs(downs[i] - b) <= 1e-3;
   });
-  var segments = (A.segments || []).filter(function (s) { return s && isNum(s.start) && isNum(s.end); });
+  var segments = G.segments || [];
 
   function decodePeaks(p) {
     function dec(s) {
@@ -64,13 +65,12 @@
 
   /* ---- header facts ---- */
   (function facts() {
-    var key = A.key || {};
-    var f = A.features || {};
+    var key = G.key || {};
     var items = [
-      ["tempo", isNum(A.tempo) ? A.tempo.toFixed(2) + " BPM" : "?"],
-      ["meter", isNum(A.beats_per_bar) ? A.beats_per_bar + " beats per bar" : "?"],
+      ["tempo", isNum(G.tempo) ? G.tempo.toFixed(2) + " BPM" : "?"],
+      ["meter", isNum(G.beats_per_bar) ? G.beats_per_bar + " beats per bar" : "?"],
       ["key", (key.label || "?") + (isNum(key.confidence) ? " (confidence " + key.confidence.toFixed(2) + ")" : "")],
-      ["loudness", isNum(f.integrated_lufs) ? f.integrated_lufs.toFixed(1) + " LUFS integrated" : "?"],
+      ["loudness", isNum(G.integrated_lufs) ? G.integrated_lufs.toFixed(1) + " LUFS integrated" : "?"],
       ["length", fmtTime(dur, false) + " (" + dur.toFixed(1) + " s)"],
       ["grid", downs.length + " bars, " + beats.length + " beats, " + segments.length + " sections"],
     ];
@@ -444,13 +444,13 @@
   /* ---- tempo map: bar tempo curve and the map's entries ---- */
   (function tempo() {
     var c = $("tempo-canvas"), bt = (D.bar_tempo && D.bar_tempo.times) || [], bb = (D.bar_tempo && D.bar_tempo.bpm) || [];
-    var tm = (A.tempo_map || []).filter(function (e) { return e && isNum(e[0]) && isNum(e[1]); });
+    var tm = (G.tempo_map || []).filter(function (e) { return e && isNum(e[0]) && isNum(e[1]); });
     var w = c.clientWidth || 800, h = c.clientHeight || 140, dpr = window.devicePixelRatio || 1;
     c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
     var ctx = c.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     var vals = bb.concat(tm.map(function (e) { return e[1]; })).filter(isNum);
-    if (!vals.length && isNum(A.tempo)) vals = [A.tempo];
+    if (!vals.length && isNum(G.tempo)) vals = [G.tempo];
     var sorted = vals.slice().sort(function (a, b) { return a - b; });
     var med = sorted.length ? sorted[sorted.length >> 1] : 120;
     var spread = 3;
@@ -489,7 +489,7 @@
 
   /* ---- key ---- */
   (function key() {
-    var k = A.key || {}, box = $("key-box");
+    var k = G.key || {}, box = $("key-box");
     box.appendChild(el("div", "key-label", k.label || "?"));
     Object.keys(k).forEach(function (name) {
       if (name === "label") return;
