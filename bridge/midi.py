@@ -7,7 +7,10 @@ SMF layout (type 1, :data:`PPQ` ticks per quarter note)
   beat), ``time_signature``, ``key_signature``, and one ``marker`` per section at its start;
 * track 1 ``beats``: a drum note per beat on channel 10 -- :data:`DOWNBEAT_NOTE` (kick) on
   downbeats, :data:`BEAT_NOTE` (closed hi-hat) on the others;
-* track 2 ``pitch``: the pitch-tracking notes on channel 1.
+* track 2 ``pitch``: the pitch-tracking notes on channel 1;
+* then one track per transcribed source (``TrackData.note_tracks``: bass, chords, lead or one
+  per stem) on channels 2, 3, ... (10 skipped), and a ``chord names`` track with a ``text`` event
+  naming the chord wherever it changes (``TrackData.chords``).
 
 Every beat of the grid sits exactly on a quarter-note tick and every downbeat on a bar line, so a
 DAW's bar grid matches the music: the time before the first beat becomes a lead-in of whole
@@ -228,19 +231,32 @@ def build_smf(data: TrackData, *, ppq: int = PPQ) -> Any:
         drums.append((tick, 1, mido.Message("note_on", channel=9, note=note, velocity=vel)))
         drums.append((tick + dur, 0, mido.Message("note_off", channel=9, note=note, velocity=0)))
 
-    pitch: list[tuple[int, int, Any]] = []
-    for n in data.notes:
-        on, off = tm.seconds_to_tick(n.onset), tm.seconds_to_tick(n.offset)
-        off = max(off, on + 1)
-        note = int(min(max(n.pitch, 0), 127))
-        vel = int(min(max(n.velocity, 1), 127))
-        pitch.append((on, 1, mido.Message("note_on", channel=0, note=note, velocity=vel)))
-        pitch.append((off, 0, mido.Message("note_off", channel=0, note=note, velocity=0)))
+    def note_events(notes: Iterable[Any], channel: int) -> list[tuple[int, int, Any]]:
+        out: list[tuple[int, int, Any]] = []
+        for n in notes:
+            on, off = tm.seconds_to_tick(n.onset), tm.seconds_to_tick(n.offset)
+            off = max(off, on + 1)
+            note = int(min(max(n.pitch, 0), 127))
+            vel = int(min(max(n.velocity, 1), 127))
+            out.append((on, 1, mido.Message("note_on", channel=channel, note=note, velocity=vel)))
+            out.append((off, 0, mido.Message("note_off", channel=channel, note=note, velocity=0)))
+        return out
 
     mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
     mid.tracks.append(to_track(conductor, "conductor"))
     mid.tracks.append(to_track(drums, "beats"))
-    mid.tracks.append(to_track(pitch, "pitch"))
+    mid.tracks.append(to_track(note_events(data.notes, 0), "pitch"))
+    channels = [c for c in range(1, 16) if c != 9]
+    for i, (name, notes) in enumerate(getattr(data, "note_tracks", {}).items()):
+        mid.tracks.append(to_track(note_events(notes, channels[i % len(channels)]), name))
+    chord_ev: list[tuple[int, int, Any]] = []
+    last = None
+    for start, _end, label in getattr(data, "chords", []):
+        if label != last:
+            chord_ev.append((tm.seconds_to_tick(start), 0, mido.MetaMessage("text", text=label)))
+            last = label
+    if chord_ev:
+        mid.tracks.append(to_track(chord_ev, "chord names"))
     return mid
 
 

@@ -101,6 +101,12 @@ def rpp_text(data: TrackData, project_dir: str | Path | None = None) -> str:
         idx += 1
         lines.append(f"  MARKER {idx} {seg.start:.12f} {_q(seg.label)} 1")
         lines.append(f'  MARKER {idx} {seg.end:.12f} "" 1')
+    last_chord = None
+    for start, _end, label in getattr(data, "chords", []):  # a marker where the chord changes
+        if label != last_chord:
+            idx += 1
+            lines.append(f"  MARKER {idx} {start:.12f} {_q(label)} 0")
+            last_chord = label
     media: list[tuple[str, Path]] = []
     if data.audio is not None:
         media.append(("mix", Path(data.audio)))

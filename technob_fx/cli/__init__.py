@@ -18,6 +18,7 @@ COMMANDS = (
     "render", "presets", "demo", "analyze", "separate", "quantize",
     "export", "bridge", "dataset", "generate",
     "report",
+    "transcribe",
 )  # fmt: skip
 
 
