@@ -23,6 +23,7 @@ from technob_fx.core.errors import PathError
 from technob_fx.core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
 
 if TYPE_CHECKING:
+    from technob_fx.core.tempo import TempoMap
     from technob_fx.stages.analysis import Analysis
 
 #: Suffixes treated as audio input (anything else must be an analysis JSON file).
@@ -57,6 +58,9 @@ class TrackData:
         list of NoteEvent), one MIDI track each.
     chords : list of (start_s, end_s, label)
         Chord per bar (Harte labels, ``"N"`` for none): text events / markers in the exports.
+    pickup : str
+        How exports lay out the time before the first downbeat: ``"auto"``, ``"trim"`` or
+        ``"bar"`` (:func:`technob_fx.core.tempo.fit_tempo_map`).
     """
 
     duration: float
@@ -70,6 +74,14 @@ class TrackData:
     name: str = "track"
     note_tracks: dict[str, list[NoteEvent]] = field(default_factory=dict)
     chords: list[tuple[float, float, str]] = field(default_factory=list)
+    pickup: str = "auto"
+
+    def tempo_map(self, ramps: str | None = None, *, constant: bool = False) -> TempoMap:
+        """The track's tempo map (:func:`technob_fx.core.tempo.fit_tempo_map` of its grid):
+        steps for SMF and Live, ``ramps="time"`` for REAPER, ``ramps="beats"`` for DAWproject."""
+        from technob_fx.core.tempo import fit_tempo_map
+
+        return fit_tempo_map(self.grid, ramps=ramps, pickup=self.pickup, constant=constant)
 
     @property
     def tempo(self) -> float:

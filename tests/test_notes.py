@@ -197,8 +197,8 @@ def test_result_json_round_trip(mix_song):
 def test_cli_transcribe_writes_tracks_on_the_tempo_map(tmp_path, mix_song):
     import soundfile as sf
 
-    from bridge.midi import bar_layout
     from technob_fx.cli import main
+    from technob_fx.core.tempo import fit_tempo_map
 
     plan, audio, sr, _ = mix_song
     wav = tmp_path / "song.wav"
@@ -213,13 +213,13 @@ def test_cli_transcribe_writes_tracks_on_the_tempo_map(tmp_path, mix_song):
     from technob_fx.stages.beats import track_beats
 
     grid = track_beats(audio, sr)
-    tm, _, _ = bar_layout(grid)
+    tm = fit_tempo_map(grid)  # the one tempo map the SMF builder writes
     bass = mid.tracks[names.index("bass")]
     tick, ons = 0, []
     for msg in bass:
         tick += msg.time
         if msg.type == "note_on" and msg.velocity > 0:
-            ons.append(tm.tick_to_seconds(tick))
+            ons.append(float(tm.beat_to_audio(tick / mid.ticks_per_beat)))
     want = sorted(n["onset"] for n in doc["tracks"]["bass"])
     assert len(ons) == len(want) and np.allclose(sorted(ons), want, atol=0.002)
     texts = [m.text for m in mid.tracks[names.index("chord names")] if m.type == "text"]

@@ -23,8 +23,11 @@ One document, one writer, one reader:
       "sample_rate": 44100.0,               # Hz (0 = unknown)
       "channels": 2,                        # (0 = unknown)
       "tempo": 128.0,                       # REQUIRED: median local tempo (0 = no beat)
-      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 1 BPM;
-                                            #   derived from the beats (checked, not read back)
+      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) of each point of the one tempo map
+                                            #   (core.tempo.fit_tempo_map, steps: one point for a
+                                            #   steady track); audio seconds (a pickup bar's point
+                                            #   can be < 0); derived from the beats (checked, not
+                                            #   read back)
       "beats_per_bar": 4,                   # default 4
       "beats": [...],                       # strictly increasing; absent: a constant grid at
                                             #   `tempo` from 0 s (empty when tempo is 0)
@@ -140,21 +143,14 @@ def _inline(a: np.ndarray) -> list:
     return a.tolist()
 
 
-def tempo_map(grid: BeatGrid, tolerance_bpm: float = 1.0) -> list[list[float]]:
-    """Bar-by-bar tempo changes ``[[time_s, bpm], ...]`` (one entry for a steady track).
+def tempo_map(grid: BeatGrid) -> list[list[float]]:
+    """Tempo changes ``[[time_s, bpm], ...]`` (audio seconds) of the grid's one tempo map
+    (:func:`technob_fx.core.tempo.fit_tempo_map`): one entry for a steady track."""
+    from ..core.tempo import fit_tempo_map
 
-    The tempo of each bar is its beat count over its length; a new entry starts where it moves
-    more than ``tolerance_bpm`` away from the current entry.
-    """
-    db = grid.downbeats
-    if db.size < 2:
-        return [[float(grid.beats[0]), grid.tempo]] if grid.beats.size else []
-    bpm = 60.0 * grid.beats_per_bar / np.diff(db)
-    out = [[float(db[0]), float(bpm[0])]]
-    for t, b in zip(db[1:-1], bpm[1:], strict=True):
-        if abs(b - out[-1][1]) > tolerance_bpm:
-            out.append([float(t), float(b)])
-    return out
+    if grid.beats.size == 0:
+        return []
+    return [[p["time"], p["bpm"]] for p in fit_tempo_map(grid).to_json()]
 
 
 @dataclass
