@@ -64,6 +64,8 @@ DESCRIPTIONS: list[tuple[str, str]] = [
     ("daw/track.jams", "JAMS annotations of the TRUE beats, sections, key and notes"),
     ("daw/track_beats.txt", "Audacity label track of the TRUE beats"),
     ("daw/track_sections.txt", "Audacity label track of the TRUE sections"),
+    ("daw/track_analysed.dawproject", "DAWproject file (Bitwig Studio, Studio One, Cubase...) of the ANALYSED grid"),
+    ("daw/track.dawproject", "DAWproject file (Bitwig Studio, Studio One, Cubase...) of the TRUE grid"),
     ("daw/*.dawproject", "DAWproject file (Bitwig Studio, Studio One, Cubase...) of the track"),
     # Lo-Fi x Classical blend
     ("blend/genres*/lofi/*.wav", "a synthesised Lo-Fi recording: a source of the blend dataset"),
