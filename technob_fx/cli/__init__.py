@@ -17,6 +17,7 @@ import sys
 COMMANDS = (
     "render", "presets", "demo", "analyze", "separate", "quantize",
     "export", "bridge", "dataset", "generate",
+    "report",
     "transcribe",
 )  # fmt: skip
 
