@@ -1,7 +1,8 @@
 """What the bridge exports, and the simple file formats.
 
-What is exported is a :class:`bridge.track.TrackData`. :func:`export` writes any of ``reaper`` (``.RPP``), ``midi`` (``.mid``), ``jams`` (``.jams``) and
-``labels`` (Audacity label tracks) into a folder, atomically.
+What is exported is a :class:`bridge.track.TrackData`. :func:`export` writes any of ``reaper``
+(``.RPP``), ``midi`` (``.mid``), ``jams`` (``.jams``), ``labels`` (Audacity label tracks) and
+``dawproject`` (``.dawproject``) into a folder, atomically.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from technob_fx.core.results import BeatGrid, Segment
 from .track import TrackData, load_track_data, read_analysis_json  # noqa: F401 - re-exported
 
 #: Export targets of ``technob export --to``.
-TARGETS = ("reaper", "midi", "jams", "labels")
+TARGETS = ("reaper", "midi", "jams", "labels", "dawproject")
 #: DJ-software collections (:mod:`bridge.dj`), written only when named (they need the audio file).
 DJ_TARGETS = ("rekordbox", "traktor")
 
@@ -65,8 +66,16 @@ def build_jams(data: TrackData) -> Any:
     for s in data.segments:
         seg.append(time=float(s.start), duration=float(s.duration), value=s.label, confidence=1.0)
     jam.annotations.append(seg)
+    # one observation per tempo of the track's tempo map (steps), in audio seconds
     tempo = jams.Annotation(namespace="tempo", duration=data.duration, annotation_metadata=meta)
-    tempo.append(time=0.0, duration=float(data.duration), value=float(data.tempo), confidence=1.0)
+    tm = data.tempo_map()
+    starts = [max(float(tm.beat_to_audio(p.beat)), 0.0) for p in tm.points]
+    for i, p in enumerate(tm.points):
+        if starts[i] >= data.duration and i:
+            break
+        end = starts[i + 1] if i + 1 < len(starts) else float(data.duration)
+        tempo.append(time=starts[i], duration=max(min(end, data.duration) - starts[i], 0.0),
+                     value=float(p.bpm), confidence=1.0)
     jam.annotations.append(tempo)
     if data.key is not None:
         key = jams.Annotation(namespace="key_mode", duration=data.duration, annotation_metadata=meta)
@@ -128,7 +137,8 @@ def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | 
     -------
     dict
         Target -> written files: ``reaper``: ``NAME.RPP``; ``midi``: ``NAME.mid``; ``jams``:
-        ``NAME.jams``; ``labels``: ``NAME_sections.txt`` and ``NAME_beats.txt``.
+        ``NAME.jams``; ``labels``: ``NAME_sections.txt`` and ``NAME_beats.txt``; ``dawproject``:
+        ``NAME.dawproject``.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -147,6 +157,10 @@ def export(data: TrackData, targets: Iterable[str] | str | None, out_dir: str | 
             written[target] = [write_smf(data, out / f"{data.name}.mid", inputs=inputs)]
         elif target == "jams":
             written[target] = [_write(out / f"{data.name}.jams", jams_text(data), inputs)]
+        elif target == "dawproject":
+            from .dawproject import write_dawproject
+
+            written[target] = [write_dawproject(data, out / f"{data.name}.dawproject", inputs=inputs)]
         elif target == "labels":
             written[target] = [
                 _write(out / f"{data.name}_sections.txt", labels_text(data.segments), inputs),

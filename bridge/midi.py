@@ -1,18 +1,23 @@
-"""MIDI with mido: Standard MIDI File export with a tempo map, and MIDI clock out and in.
+"""MIDI with mido: the one Standard MIDI File builder, and MIDI clock out and in.
 
-SMF layout (type 1, :data:`PPQ` ticks per quarter note)
--------------------------------------------------------
-* track 0 ``conductor``: ``set_tempo`` events following the beat grid (a new tempo wherever the
-  grid drifts from the current tempo by more than :data:`TEMPO_TOLERANCE_S`, at most one per
-  beat), ``time_signature``, ``key_signature``, and one ``marker`` per section at its start;
-* track 1 ``beats``: a drum note per beat on channel 10 -- :data:`DOWNBEAT_NOTE` (kick) on
-  downbeats, :data:`BEAT_NOTE` (closed hi-hat) on the others;
-* track 2 ``pitch``: the pitch-tracking notes on channel 1.
+SMF
+---
+:class:`SmfBuilder` writes a type-1 file (:data:`PPQ` ticks per quarter note) on a
+:class:`technob_fx.core.tempo.TempoMap`: track 0 ``conductor`` holds the map's ``set_tempo``
+events (whole microseconds per quarter note; SMF has no ramps, so the map is fitted with steps)
+and ``time_signature`` events, a ``key_signature``, and any ``marker``/``text``/``cue_marker``
+events added with :meth:`SmfBuilder.marker`; further tracks are created by name and take notes.
+Times are given in audio seconds (placed through the map) or in project beats (exact ticks).
+The DAW exporter (:func:`build_smf`), the Lo-Fi generator (``technob_fx.blend.generate``) and
+anyone adding text events (chord symbols) use it.
 
-Every beat of the grid sits exactly on a quarter-note tick and every downbeat on a bar line, so a
-DAW's bar grid matches the music: the time before the first beat becomes a lead-in of whole
-quarter notes (its tempo makes it last exactly that long), followed by a short pickup bar when
-needed (:func:`meter_changes`).
+:func:`build_smf` lays out a track: the conductor with one ``marker`` per section, track 1
+``beats`` with a drum note per analysed beat on channel 10 (:data:`DOWNBEAT_NOTE` on downbeats,
+:data:`BEAT_NOTE` on the others) -- every beat exactly on a quarter note, every downbeat on a bar
+line -- track 2 ``pitch`` with the pitch-tracking notes on channel 1, then one track per
+transcribed source (``TrackData.note_tracks``: bass, chords, lead or one per stem) on channels
+2, 3, ... (10 skipped), and a ``chord names`` track with a ``text`` event naming the chord
+wherever it changes (``TrackData.chords``).
 
 MIDI clock
 ----------
@@ -24,232 +29,232 @@ of incoming clock by a least-squares fit of tick arrival times. Ports are named 
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from technob_fx.core.errors import DependencyError, TechnobError
+from technob_fx.core.errors import DependencyError, ParameterError, TechnobError
 from technob_fx.core.io import atomic_path
 
 if TYPE_CHECKING:
-    from technob_fx.core.results import BeatGrid
+    from technob_fx.core.tempo import TempoMap
 
     from .track import TrackData
 
 #: Ticks per quarter note (beat) of exported files.
 PPQ = 960
-#: A new set_tempo is written where the current tempo would misplace the next beat by more (s).
-TEMPO_TOLERANCE_S = 1e-4
 #: General MIDI drum notes for downbeats and other beats (channel 10).
 DOWNBEAT_NOTE = 36
 BEAT_NOTE = 42
 #: MIDI clock pulses per quarter note.
 CLOCK_PPQN = 24
+#: Meta events :meth:`SmfBuilder.marker` writes.
+TEXT_KINDS = ("marker", "text", "cue_marker", "lyrics")
 
 _MAJOR_FLATS = {"D#": "Eb", "G#": "Ab", "A#": "Bb"}
 _MINOR_FLATS = {"Db": "C#", "Gb": "F#"}
 
 
-@dataclass
-class TempoMap:
-    """Piecewise-constant tempo: seconds <-> ticks.
-
-    Attributes
-    ----------
-    ticks : list of int
-        Tick at which each tempo starts (first is 0).
-    times : list of float
-        Seconds at which each tempo starts (first is 0).
-    us_per_beat : list of int
-        Microseconds per quarter note of each segment.
-    ppq : int
-        Ticks per quarter note.
-    """
-
-    ticks: list[int]
-    times: list[float]
-    us_per_beat: list[int]
-    ppq: int = PPQ
-
-    def add(self, tick: int, us: int) -> None:
-        """Start tempo ``us`` (microseconds per quarter) at ``tick`` (>= the last start)."""
-        us = int(min(max(us, 1), 0xFFFFFF))
-        t = self.tick_to_seconds(tick)
-        if tick == self.ticks[-1]:
-            self.us_per_beat[-1] = us
-            return
-        self.ticks.append(int(tick))
-        self.times.append(t)
-        self.us_per_beat.append(us)
-
-    def tick_to_seconds(self, tick: float) -> float:
-        """Seconds at ``tick``."""
-        i = max(bisect.bisect_right(self.ticks, tick) - 1, 0)
-        return self.times[i] + (tick - self.ticks[i]) * self.us_per_beat[i] / 1e6 / self.ppq
-
-    def seconds_to_tick(self, seconds: float) -> int:
-        """Nearest tick to ``seconds``."""
-        i = max(bisect.bisect_right(self.times, seconds) - 1, 0)
-        return int(round(self.ticks[i] + (seconds - self.times[i]) * 1e6 / self.us_per_beat[i] * self.ppq))
-
-
-def _lead_in_beats(first_beat: float, first_tempo: float) -> int:
-    """Whole quarter notes before the first beat: the nearest to the first tempo, at least 1."""
-    if first_beat <= 1e-9:
-        return 0
-    return max(1, int(round(first_beat * first_tempo / 60.0)))
-
-
-def meter_changes(lead: int, pos_in_bar: int, beats_per_bar: int) -> list[tuple[int, int]]:
-    """Time signatures as ``[(quarter_note, numerator), ...]`` (denominator 4).
-
-    With a lead-in of ``lead`` quarters before a first beat at 1-based position ``pos_in_bar``,
-    the first downbeat falls on quarter ``q = lead + (1 - pos_in_bar) % beats_per_bar``; when
-    ``q`` is not a whole number of bars, a short pickup bar of ``q % beats_per_bar`` quarters
-    comes first so that every later downbeat starts a bar.
-    """
-    q = lead + (1 - pos_in_bar) % beats_per_bar
-    pickup = q % beats_per_bar
-    if pickup == 0:
-        return [(0, beats_per_bar)]
-    return [(0, pickup), (pickup, beats_per_bar)]
-
-
-def build_tempo_map(beats: np.ndarray, tempo: float, *, ppq: int = PPQ, tolerance_s: float = TEMPO_TOLERANCE_S) -> tuple[TempoMap, int]:
-    """A tempo map putting beat ``k`` exactly on tick ``(lead + k) * ppq``.
-
-    Parameters
-    ----------
-    beats : np.ndarray
-        Beat times, seconds, strictly increasing.
-    tempo : float
-        BPM to use without beats, and after the last beat when there is only one.
-    tolerance_s : float
-        Keep the current tempo while it places the next beat within this many seconds.
-
-    Returns
-    -------
-    (TempoMap, lead)
-        ``lead`` is the number of quarter notes before the first beat.
-    """
-    beats = np.asarray(beats, dtype=np.float64)
-    default_us = int(round(60e6 / tempo))
-    if beats.size == 0:
-        return TempoMap([0], [0.0], [default_us], ppq), 0
-    first_tempo = 60.0 / (beats[1] - beats[0]) if beats.size > 1 else tempo
-    lead = _lead_in_beats(float(beats[0]), first_tempo)
-    tm = TempoMap([0], [0.0], [int(round(float(beats[0]) * 1e6 / lead)) if lead else default_us], ppq)
-    # rec: where the map currently puts each beat (s); error feedback keeps |rec - beat| small.
-    cur = None
-    rec = float(beats[0]) if lead else 0.0
-    for k in range(beats.size - 1):
-        nxt = float(beats[k + 1])
-        if cur is None or abs(rec + cur / 1e6 - nxt) > tolerance_s:
-            cur = int(round((nxt - rec) * 1e6))
-            tm.add((lead + k) * ppq, cur)
-            rec = tm.tick_to_seconds((lead + k) * ppq)
-        rec += cur / 1e6
-    if beats.size == 1:
-        tm.add(lead * ppq, default_us)
-    return tm, lead
-
-
-def bar_layout(grid: BeatGrid, *, ppq: int = PPQ) -> tuple[TempoMap, int, list[tuple[int, int]]]:
-    """How the MIDI file and the REAPER project lay out ``grid``: :func:`build_tempo_map` (beats on
-    quarter notes) and :func:`meter_changes` (downbeats on bar lines).
-
-    Returns
-    -------
-    (TempoMap, lead, meters)
-        ``meters`` is ``[(quarter_note, numerator), ...]``.
-    """
-    tm, lead = build_tempo_map(grid.beats, grid.tempo, ppq=ppq)
-    pos = grid.beat_in_bar
-    meters = meter_changes(lead, int(pos[0]) if pos.size else 1, max(int(grid.beats_per_bar), 1))
-    return tm, lead, meters
-
-
-def _key_name(tonic: str, mode: str) -> str | None:
+def key_name(tonic: str, mode: str) -> str:
+    """mido's key-signature name of a key (``"A", "minor"`` -> ``"Am"``; flats where SMF wants)."""
     minor = mode.lower().startswith("min")
     name = _MINOR_FLATS.get(tonic, tonic) if minor else _MAJOR_FLATS.get(tonic, tonic)
     return name + ("m" if minor else "")
 
 
-def build_smf(data: TrackData, *, ppq: int = PPQ) -> Any:
-    """The Standard MIDI File of :mod:`bridge.midi`'s layout as a :class:`mido.MidiFile`."""
+class SmfBuilder:
+    """Collect events on a tempo map and write them as one type-1 Standard MIDI File.
+
+    Parameters
+    ----------
+    tempo_map : TempoMap
+        Without ramps (``fit_tempo_map(grid)``); its points and time signatures go into the
+        conductor track.
+    ppq : int
+        Ticks per quarter note.
+
+    Examples
+    --------
+    >>> b = SmfBuilder(fit_tempo_map(grid))                       # doctest: +SKIP
+    >>> b.marker("drop", seconds=60.0)                            # doctest: +SKIP
+    >>> b.marker("Am7", beat=16, kind="text")                     # doctest: +SKIP
+    >>> b.note("bass", 45, 60.0, 60.5, velocity=90)               # doctest: +SKIP
+    >>> b.save("out.mid")                                         # doctest: +SKIP
+    """
+
+    def __init__(self, tempo_map: TempoMap, *, ppq: int = PPQ) -> None:
+        self.tempo_map = tempo_map
+        self.ppq = int(ppq)
+        self.tempi = tempo_map.smf_tempi()  # raises on ramps
+        self.conductor: list[tuple[int, int, Any]] = []
+        self.tracks: dict[str, list[tuple[int, int, Any]]] = {}
+        self.clamped = 0  # events moved from before the project start to tick 0
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def tick(self, *, seconds: float | None = None, beat: float | None = None) -> int:
+        """Tick of an audio time (seconds, through the tempo map) or a project beat."""
+        if (seconds is None) == (beat is None):
+            raise ParameterError("give exactly one of seconds= or beat=")
+        q = float(self.tempo_map.audio_to_beat(seconds)) if seconds is not None else float(beat)  # type: ignore[arg-type]
+        return int(round(q * self.ppq))
+
+    def _at(self, seconds: float | None, beat: float | None) -> int:
+        t = self.tick(seconds=seconds, beat=beat)
+        if t < 0:
+            self.clamped += 1
+            return 0
+        return t
+
+    # -- events -------------------------------------------------------------------------------
+
+    def marker(self, text: str, *, seconds: float | None = None, beat: float | None = None,
+               kind: str = "marker") -> None:
+        """A text meta event in the conductor: ``marker`` (sections), ``text`` (e.g. chord
+        symbols), ``cue_marker`` or ``lyrics``."""
+        import mido
+
+        if kind not in TEXT_KINDS:
+            raise ParameterError(f"text event kind must be one of {', '.join(TEXT_KINDS)}; got {kind!r}")
+        self.conductor.append((self._at(seconds, beat), 2, mido.MetaMessage(kind, text=str(text))))
+
+    def text(self, track: str, text: str, *, seconds: float | None = None, beat: float | None = None,
+             kind: str = "text") -> None:
+        """A text meta event on track ``track`` (e.g. chord names on their own track)."""
+        import mido
+
+        if kind not in TEXT_KINDS:
+            raise ParameterError(f"text event kind must be one of {', '.join(TEXT_KINDS)}; got {kind!r}")
+        self.track(track).append((self._at(seconds, beat), 0, mido.MetaMessage(kind, text=str(text))))
+
+    def key_signature(self, tonic: str, mode: str) -> bool:
+        """A key signature at the start; ``False`` when SMF cannot spell the key (left out)."""
+        import mido
+
+        try:
+            self.conductor.append((0, 1, mido.MetaMessage("key_signature", key=key_name(tonic, mode))))
+        except (ValueError, KeyError):
+            return False
+        return True
+
+    def track(self, name: str) -> list[tuple[int, int, Any]]:
+        """The event list of track ``name`` (created empty, in creation order)."""
+        return self.tracks.setdefault(name, [])
+
+    def note(self, track: str, pitch: int, start: float, end: float, *, velocity: int = 100,
+             channel: int = 0, unit: str = "seconds") -> None:
+        """A note on ``track``: ``start``/``end`` in audio seconds (``unit="seconds"``) or project
+        beats (``unit="beats"``); at least one tick long."""
+        import mido
+
+        if unit == "seconds":
+            on, off = self._at(start, None), self.tick(seconds=end)
+        elif unit == "beats":
+            on, off = self._at(None, start), self.tick(beat=end)
+        else:
+            raise ParameterError(f"unit must be 'seconds' or 'beats', got {unit!r}")
+        off = max(off, on + 1)
+        p = int(min(max(pitch, 0), 127))
+        v = int(min(max(velocity, 1), 127))
+        events = self.track(track)
+        events.append((on, 1, mido.Message("note_on", channel=channel, note=p, velocity=v)))
+        events.append((off, 0, mido.Message("note_off", channel=channel, note=p, velocity=0)))
+
+    # -- output -------------------------------------------------------------------------------
+
+    def build(self, *, end_seconds: float | None = None, end_beat: float | None = None) -> Any:
+        """The :class:`mido.MidiFile`; every track ends at ``end_*`` (or its last event)."""
+        import mido
+
+        conductor = list(self.conductor)
+        for beat, us in self.tempi:
+            conductor.append((int(round(beat * self.ppq)), 0, mido.MetaMessage("set_tempo", tempo=us)))
+        for m in self.tempo_map.meters:
+            conductor.append((int(round(m.beat * self.ppq)), 0, mido.MetaMessage(
+                "time_signature", numerator=m.numerator, denominator=m.denominator,
+                clocks_per_click=24, notated_32nd_notes_per_beat=8)))
+        end = 0
+        if end_seconds is not None:
+            end = self.tick(seconds=end_seconds)
+        elif end_beat is not None:
+            end = self.tick(beat=end_beat)
+
+        def to_track(events: list[tuple[int, int, Any]], name: str) -> Any:
+            track = mido.MidiTrack()
+            track.append(mido.MetaMessage("track_name", name=name, time=0))
+            now = 0
+            for tick, _order, msg in sorted(events, key=lambda e: (e[0], e[1])):
+                track.append(msg.copy(time=tick - now))
+                now = tick
+            track.append(mido.MetaMessage("end_of_track", time=max(end, now) - now))
+            return track
+
+        mid = mido.MidiFile(type=1, ticks_per_beat=self.ppq)
+        mid.tracks.append(to_track(conductor, "conductor"))
+        for name, events in self.tracks.items():
+            mid.tracks.append(to_track(events, name))
+        return mid
+
+    def save(self, path: str | Path, *, inputs: Iterable[str | Path] = (), **end: float) -> Path:
+        """Write :meth:`build` to ``path`` atomically (never over one of ``inputs``)."""
+        mid = self.build(**end)
+        with atomic_path(path, inputs) as tmp:
+            mid.save(str(tmp))
+        return Path(path)
+
+
+def smf_builder(data: TrackData, *, ppq: int = PPQ) -> SmfBuilder:
+    """:class:`SmfBuilder` of a track: its tempo map (steps), key, a marker per section, a drum
+    note per analysed beat (track ``beats``) and the pitch notes (track ``pitch``). Add further
+    events (chord symbols, more tracks) before :meth:`SmfBuilder.build`."""
+    tm = data.tempo_map()
+    b = SmfBuilder(tm, ppq=ppq)
+    if data.key is not None:
+        b.key_signature(data.key.tonic, data.key.mode)
+    for seg in data.segments:
+        b.marker(seg.label, seconds=seg.start)
+    pos = data.grid.beat_in_bar
+    drums = b.track("beats")
+    dur = max(ppq // 8, 1)
     import mido
 
-    pos = data.grid.beat_in_bar
-    tm, lead, meters = bar_layout(data.grid, ppq=ppq)
-
-    def to_track(events: list[tuple[int, int, Any]], name: str) -> Any:
-        track = mido.MidiTrack()
-        track.append(mido.MetaMessage("track_name", name=name, time=0))
-        events.sort(key=lambda e: (e[0], e[1]))
-        now = 0
-        for tick, _order, msg in events:
-            track.append(msg.copy(time=tick - now))
-            now = tick
-        end = max(now, tm.seconds_to_tick(data.duration))
-        track.append(mido.MetaMessage("end_of_track", time=end - now))
-        return track
-
-    # conductor: order 0 tempo/meter/key, 1 markers
-    conductor: list[tuple[int, int, Any]] = []
-    for tick, us in zip(tm.ticks, tm.us_per_beat, strict=True):
-        conductor.append((tick, 0, mido.MetaMessage("set_tempo", tempo=int(us))))
-    for quarter, num in meters:
-        conductor.append((quarter * ppq, 0, mido.MetaMessage(
-            "time_signature", numerator=num, denominator=4, clocks_per_click=24,
-            notated_32nd_notes_per_beat=8)))
-    if data.key is not None:
-        name = _key_name(data.key.tonic, data.key.mode)
-        try:
-            conductor.append((0, 0, mido.MetaMessage("key_signature", key=name)))
-        except (ValueError, KeyError):
-            pass  # a key mido cannot spell (theoretical keys): leave it out
-    for seg in data.segments:
-        conductor.append((tm.seconds_to_tick(seg.start), 1, mido.MetaMessage("marker", text=seg.label)))
-
-    drums: list[tuple[int, int, Any]] = []
-    dur = max(ppq // 8, 1)
-    for k, p in enumerate(pos):
-        tick = (lead + k) * ppq
-        note = DOWNBEAT_NOTE if p == 1 else BEAT_NOTE
-        vel = 120 if p == 1 else 90
+    for q, p in zip(tm.beat_positions, pos, strict=True):
+        if q < 0:
+            continue  # before the project start (a trimmed pickup)
+        tick = int(round(q * ppq))
+        note, vel = (DOWNBEAT_NOTE, 120) if p == 1 else (BEAT_NOTE, 90)
         drums.append((tick, 1, mido.Message("note_on", channel=9, note=note, velocity=vel)))
         drums.append((tick + dur, 0, mido.Message("note_off", channel=9, note=note, velocity=0)))
-
-    pitch: list[tuple[int, int, Any]] = []
+    b.track("pitch")
     for n in data.notes:
-        on, off = tm.seconds_to_tick(n.onset), tm.seconds_to_tick(n.offset)
-        off = max(off, on + 1)
-        note = int(min(max(n.pitch, 0), 127))
-        vel = int(min(max(n.velocity, 1), 127))
-        pitch.append((on, 1, mido.Message("note_on", channel=0, note=note, velocity=vel)))
-        pitch.append((off, 0, mido.Message("note_off", channel=0, note=note, velocity=0)))
+        b.note("pitch", n.pitch, n.onset, n.offset, velocity=n.velocity)
+    channels = [c for c in range(1, 16) if c != 9]
+    for i, (name, notes) in enumerate(data.note_tracks.items()):
+        b.track(name)
+        for n in notes:
+            b.note(name, n.pitch, n.onset, n.offset, velocity=n.velocity, channel=channels[i % len(channels)])
+    last = None
+    for start, _end, label in data.chords:
+        if label != last:
+            b.text("chord names", label, seconds=start)
+            last = label
+    return b
 
-    mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
-    mid.tracks.append(to_track(conductor, "conductor"))
-    mid.tracks.append(to_track(drums, "beats"))
-    mid.tracks.append(to_track(pitch, "pitch"))
-    return mid
+
+def build_smf(data: TrackData, *, ppq: int = PPQ) -> Any:
+    """The Standard MIDI File of a track (:func:`smf_builder`) as a :class:`mido.MidiFile`."""
+    return smf_builder(data, ppq=ppq).build(end_seconds=data.duration)
 
 
 def write_smf(data: TrackData, path: str | Path, *, inputs: Iterable[str | Path] = (), ppq: int = PPQ) -> Path:
     """Write :func:`build_smf` to ``path`` atomically (never over one of ``inputs``)."""
-    mid = build_smf(data, ppq=ppq)
-    with atomic_path(path, inputs) as tmp:
-        mid.save(str(tmp))
-    return Path(path)
+    return smf_builder(data, ppq=ppq).save(path, inputs=inputs, end_seconds=data.duration)
 
 
 # --------------------------------------------------------------------------------------------

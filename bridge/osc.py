@@ -30,7 +30,7 @@ from technob_fx.core.errors import TechnobError
 
 from .oscmsg import MAX_DATAGRAM, OscArg, build, chunked
 from .paths import PathPolicy
-from .track import TrackData
+from .track import AUDIO_SUFFIXES, TrackData
 
 #: Largest datagram accepted (bytes); larger ones are refused with an error reply.
 MAX_INCOMING = 8192
@@ -50,6 +50,12 @@ NAMESPACE: dict[str, tuple[str, str]] = {
     "/technob/export": ("targets out_dir", "write reaper,midi,jams,labels files of the last analysis; "
                         "replies /technob/file <target> <path> per file"),
     "/technob/daw/sync": ("", "push tempo, markers/cues and stems of the last analysis to the DAW"),
+    "/technob/daw/pull": ("", "read the DAW's tempo and markers back into the last analysis (and its "
+                          "analysis.json when it came from one); replies /technob/daw, the corrected "
+                          "tempo, beats, downbeats and segments, then /technob/done daw/pull"),
+    "/technob/get/tempo_map": ("[steps|time|beats]", "replies /technob/tempo_map <offset> (<audio s> <beat> "
+                               "<bpm> <ramp 0|1>)... (chunked): the one tempo map, steps (SMF) or ramps "
+                               "linear in time (REAPER) or beats (DAWproject)"),
     "/technob/get/param": ("element param", "replies /technob/param <element> <param> <value>"),
     "/technob/get/params": ("", "replies /technob/param ... for every parameter of the live chain"),
     "/technob/get/tempo": ("", "replies /technob/tempo <bpm>"),
@@ -120,6 +126,7 @@ class OscServer:
         self.auto_sync = auto_sync
         self.chain = chain
         self.data: TrackData | None = None
+        self.analysis_path: Path | None = None
         self.clock_out = clock_out
         self.clock_in = clock_in
         self._clock: Any = None  # the running bridge.midi.ClockSender
@@ -278,6 +285,8 @@ class OscServer:
         h["/technob/get/params"] = ("", self._get_params)
         h["/technob/export"] = ("ss", self._export)
         h["/technob/daw/sync"] = ("", self._daw_sync)
+        h["/technob/daw/pull"] = ("", self._daw_pull)
+        h["/technob/get/tempo_map"] = ("|s", self._get_tempo_map)
         h["/technob/clock/start"] = ("|f", self._clock_start)
         h["/technob/clock/stop"] = ("", self._clock_stop)
         h["/technob/get/clock"] = ("", self._get_clock)
@@ -344,6 +353,8 @@ class OscServer:
         path = self.policy.resolve(req.args[0], must_exist=True)
         data = load_track_data(path, progress=self._progress(req))
         self.data = data
+        # where a pull writes corrections back: the analysis.json the data came from
+        self.analysis_path = None if path.suffix.lower() in AUDIO_SUFFIXES else path
         self.send_result(req.sender, data)
         if self.auto_sync and self.daw is not None:
             self._sync(req)
@@ -475,9 +486,39 @@ class OscServer:
         self._sync(req)
         self.send(req.sender, "/technob/done", "daw/sync", "")
 
+    def _daw_pull(self, req: Request) -> None:
+        if self.daw is None or not hasattr(self.daw, "pull"):
+            raise TechnobError("no DAW to pull from (technob bridge --daw ableton|reaper)")
+        before = self._need_data()
+        after = self.daw.pull(before)
+        written = ""
+        if self.analysis_path is not None:
+            from technob_fx.stages.analysis import read_analysis
+
+            from .pull import apply_corrections
+
+            folder = self.analysis_path if self.analysis_path.is_dir() else self.analysis_path.parent
+            written = str(apply_corrections(read_analysis(self.analysis_path), after).write(folder))
+        self.data = after
+        from .pull import describe
+
+        self.send(req.sender, "/technob/daw", type(self.daw).__name__, describe(before, after))
+        self.send_result(req.sender, after, ("tempo", "beats", "downbeats", "segments"))
+        self.send(req.sender, "/technob/done", "daw/pull", written)
+
+    def _get_tempo_map(self, req: Request) -> None:
+        kind = req.args[0] if req.args else "steps"
+        if kind not in ("steps", "time", "beats"):
+            raise TechnobError(f"tempo map kind must be steps, time or beats, got {kind!r}")
+        tm = self._need_data().tempo_map(None if kind == "steps" else kind)
+        flat: list[OscArg] = []
+        for p in tm.points:
+            flat += [float(p.time - tm.audio_offset), float(p.beat), float(p.bpm), int(p.ramp)]
+        self.send_chunked(req.sender, "/technob/tempo_map", [], flat)
+
 
 #: Handlers that run on the job thread (everything else answers at once, in order).
-_JOBS = {"_analyze", "_separate", "_render", "_export", "_daw_sync"}
+_JOBS = {"_analyze", "_separate", "_render", "_export", "_daw_sync", "_daw_pull"}
 
 
 _TYPE_NAMES = {"s": "a string", "f": "a number", "i": "an integer", "v": "a value"}

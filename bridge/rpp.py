@@ -1,17 +1,23 @@
-"""REAPER project files (``.RPP``): write one from a :class:`~bridge.export.TrackData`, parse any.
+"""REAPER project files (``.RPP``): write one from a :class:`~bridge.track.TrackData`, parse any.
 
 An RPP file is text: ``<TAG params`` opens a block, ``>`` closes it, other lines are
 ``KEY params`` with double-quoted strings. What we write:
 
-* ``TEMPO bpm num den`` and a ``<TEMPOENVEX`` tempo envelope with one ``PT time bpm 1`` point
-  (square shape) wherever the beat grid's tempo drifts -- the same map as the MIDI file
-  (:func:`bridge.midi.build_tempo_map`), so REAPER's beats and bar lines fall on the detected
-  beats and downbeats; the first point carries the meter as ``(den << 16) | num``;
-* ``MARKER idx time "label" 0`` at every section start, and a region per section:
-  ``MARKER idx start "label" 1`` then ``MARKER idx end "" 1``;
-* one ``<TRACK`` per audio file (the mix, then each stem) holding an ``<ITEM`` at position 0 with
-  a ``<SOURCE WAVE`` (or ``FLAC``/``MP3``/``VORBIS``) naming the file, relative to the project
-  folder when it lies below it.
+* ``TEMPO bpm num den`` and a ``<TEMPOENVEX`` tempo envelope with one ``PT time bpm shape`` point
+  per point of the track's tempo map (:func:`technob_fx.core.tempo.fit_tempo_map` with
+  ``ramps="time"``: REAPER's tempo envelope lives on the time axis, and shape ``0`` ramps
+  linearly in time to the next point, ``1`` holds); a point that starts a time signature carries
+  it as ``(denominator << 16) | numerator``. Bar 1 starts on the first downbeat (or a real pickup
+  bar, see :mod:`technob_fx.core.tempo`), so REAPER's beats and bar lines fall on the analysed
+  beats and downbeats;
+* sections as markers and regions, and a marker wherever the chord changes, numbered the way
+  REAPER numbers them: markers and regions are two separate sequences, each ``1..n`` in timeline
+  order (``MARKER n time "label" 0``; a region is ``MARKER n start "label" 1`` followed by
+  ``MARKER n end "" 1``);
+* one ``<TRACK`` per audio file (the mix, then each stem) holding an ``<ITEM`` placed by the tempo
+  map (``POSITION``, and ``SOFFS`` when the start of the audio is trimmed) with a ``<SOURCE WAVE``
+  (or ``FLAC``/``MP3``/``VORBIS``) whose ``FILE`` is relative to the project's folder when the
+  file lies below it, else absolute (REAPER resolves relative paths against the project file).
 """
 
 from __future__ import annotations
@@ -26,10 +32,14 @@ from technob_fx.core.errors import TechnobError
 from technob_fx.core.io import atomic_write_text
 
 if TYPE_CHECKING:
+    from technob_fx.core.tempo import TempoMap
+
     from .track import TrackData
 
 _SOURCE_TYPES = {".wav": "WAVE", ".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS",
                  ".aif": "WAVE", ".aiff": "WAVE"}
+#: REAPER tempo-envelope point shapes.
+SHAPE_LINEAR, SHAPE_SQUARE = 0, 1
 
 
 def _q(text: str) -> str:
@@ -54,6 +64,58 @@ def _media_length(path: Path, fallback: float) -> float:
         return fallback
 
 
+def media_ref(path: str | Path, project_dir: str | Path | None) -> str:
+    """How a project file names a media file: relative to ``project_dir`` when the file lies
+    below it, else absolute (a relative ``path`` is taken relative to the working folder)."""
+    real = Path(os.path.abspath(path))
+    if project_dir is None:
+        return str(real)
+    base = Path(os.path.abspath(project_dir))
+    try:
+        rel = real.relative_to(base)
+    except ValueError:
+        return str(real)
+    return rel.as_posix()
+
+
+def envelope_points(tm: TempoMap) -> list[tuple[float, float, int, int | None]]:
+    """``[(seconds, bpm, shape, meter), ...]``: the map's points plus a point at every time
+    signature change (``meter`` is ``(den << 16) | num`` there, else ``None``)."""
+    pts: dict[float, list] = {}
+    for i, p in enumerate(tm.points):
+        ramp = p.ramp and i + 1 < len(tm.points)
+        pts[round(p.beat, 9)] = [p.time, p.bpm, SHAPE_LINEAR if ramp else SHAPE_SQUARE, None]
+    for m in tm.meters:
+        key = round(m.beat, 9)
+        if key not in pts:
+            i = max(j for j, p in enumerate(tm.points) if p.beat <= m.beat + 1e-9)
+            shape = SHAPE_LINEAR if tm.points[i].ramp and i + 1 < len(tm.points) else SHAPE_SQUARE
+            pts[key] = [float(tm.beat_to_time(m.beat)), tm.bpm_at(m.beat), shape, None]
+        pts[key][3] = (m.denominator << 16) | m.numerator
+    return [tuple(pts[k]) for k in sorted(pts)]  # type: ignore[misc]
+
+
+def marker_lines(data: TrackData, tm: TempoMap) -> list[str]:
+    """``MARKER`` lines at project times: a region per section, and a marker at each section start
+    and wherever the chord changes (``TrackData.chords``); regions and markers are two sequences,
+    each numbered 1..n in timeline order (REAPER's own numbering)."""
+    entries = []
+    for n, seg in enumerate(sorted(data.segments, key=lambda s: s.start), start=1):
+        start = max(seg.start + tm.audio_offset, 0.0)
+        end = max(seg.end + tm.audio_offset, start)
+        entries.append((start, 0, f"  MARKER {n} {start:.12f} {_q(seg.label)} 1"))
+        entries.append((start, 1, f'  MARKER {n} {end:.12f} "" 1'))
+    marks = [(max(seg.start + tm.audio_offset, 0.0), 0, seg.label) for seg in data.segments]
+    last = None
+    for start, _end, label in data.chords:
+        if label != last:
+            marks.append((max(start + tm.audio_offset, 0.0), 1, label))
+            last = label
+    for n, (t, order, label) in enumerate(sorted(marks), start=1):
+        entries.append((t, 2 + order, f"  MARKER {n} {t:.12f} {_q(label)} 0"))
+    return [line for _, _, line in sorted(entries, key=lambda e: (e[0], e[1]))]
+
+
 def rpp_text(data: TrackData, project_dir: str | Path | None = None) -> str:
     """The RPP text of a project with tempo map, markers, regions and one track per audio file.
 
@@ -61,71 +123,46 @@ def rpp_text(data: TrackData, project_dir: str | Path | None = None) -> str:
     ----------
     data : TrackData
     project_dir : path, optional
-        Folder the project will be saved in; media below it are written as relative paths.
+        Folder the project will be saved in: media below it are written relative to it, others
+        absolute. ``None``: every media path absolute.
     """
-    from .midi import bar_layout
-
-    tm, _, meters = bar_layout(data.grid)
-    # (seconds, bpm, meter numerator or None) per tempo-envelope point
-    points: dict[int, list] = {t: [tm.tick_to_seconds(t), 60e6 / us, None]
-                               for t, us in zip(tm.ticks, tm.us_per_beat, strict=True)}
-    for quarter, num in meters:
-        tick = quarter * tm.ppq
-        if tick not in points:
-            i = max(i for i, t in enumerate(tm.ticks) if t <= tick)
-            points[tick] = [tm.tick_to_seconds(tick), 60e6 / tm.us_per_beat[i], None]
-        points[tick][2] = num
-    ordered = [points[k] for k in sorted(points)]
-    first_bpm = ordered[0][1]
+    tm = data.tempo_map(ramps="time")
+    env = envelope_points(tm)
+    first = tm.meters[0]
     lines = [
         '<REAPER_PROJECT 0.1 "7.0/technob-fx" 0',
         "  RIPPLE 0",
-        f"  TEMPO {first_bpm:.10g} {ordered[0][2]} 4",  # the meter at 0 (bar_layout always gives one)
+        f"  TEMPO {tm.points[0].bpm:.10g} {first.numerator} {first.denominator}",
         f"  SAMPLERATE {int(data.sample_rate) if data.sample_rate else 44100} 0 0",
         "  <TEMPOENVEX",
         "    ACT 1 -1",
         "    VIS 1 0 1",
         "    LANEHEIGHT 0 0",
         "    ARM 0",
-        "    DEFSHAPE 1 -1 -1",
+        f"    DEFSHAPE {SHAPE_SQUARE} -1 -1",
     ]
-    for t, bpm, num in ordered:
-        meter = f" {(4 << 16) | num} 0 1" if num else ""
-        lines.append(f"    PT {t:.12f} {bpm:.10f} 1{meter}")
+    for t, bpm, shape, meter in env:
+        extra = f" {meter} 0 1" if meter is not None else ""
+        lines.append(f"    PT {t:.12f} {bpm:.10f} {shape}{extra}")
     lines.append("  >")
-    idx = 0
-    for seg in data.segments:
-        idx += 1
-        lines.append(f"  MARKER {idx} {seg.start:.12f} {_q(seg.label)} 0")
-    for seg in data.segments:
-        idx += 1
-        lines.append(f"  MARKER {idx} {seg.start:.12f} {_q(seg.label)} 1")
-        lines.append(f'  MARKER {idx} {seg.end:.12f} "" 1')
+    lines += marker_lines(data, tm)
     media: list[tuple[str, Path]] = []
     if data.audio is not None:
         media.append(("mix", Path(data.audio)))
     media += [(name, Path(p)) for name, p in data.stems.items()]
-    base = Path(project_dir).resolve() if project_dir is not None else None
     for name, path in media:
-        ref = str(path)
-        if base is not None:
-            try:
-                rel = os.path.relpath(path.resolve(), base)
-                if not rel.startswith(".."):
-                    ref = rel
-            except ValueError:  # another drive (Windows)
-                pass
         src = _SOURCE_TYPES.get(path.suffix.lower(), "WAVE")
-        length = _media_length(path, data.duration)
+        length = max(_media_length(path, data.duration) - tm.item_start_offset, 0.0)
         lines += [
             f"  <TRACK {_guid(data.name + '/track/' + name)}",
             f"    NAME {_q(name)}",
             "    <ITEM",
-            "      POSITION 0",
+            f"      POSITION {tm.item_position:.12f}",
+            f"      SOFFS {tm.item_start_offset:.12f}",
             f"      LENGTH {length:.12f}",
             f"      NAME {_q(path.name)}",
             f"      <SOURCE {src}",
-            f"        FILE {_q(ref)}",
+            f"        FILE {_q(media_ref(path, project_dir))}",
             "      >",
             "    >",
             "  >",
@@ -135,9 +172,10 @@ def rpp_text(data: TrackData, project_dir: str | Path | None = None) -> str:
 
 
 def write_rpp(data: TrackData, path: str | Path) -> Path:
-    """Write :func:`rpp_text` to ``path`` atomically; media paths relative to its folder."""
+    """Write :func:`rpp_text` to ``path`` atomically; media below its folder are named relative
+    to it, others absolute."""
     out = Path(path)
-    return atomic_write_text(out, rpp_text(data, out.parent if str(out.parent) else "."))
+    return atomic_write_text(out, rpp_text(data, out.resolve().parent))
 
 
 # --------------------------------------------------------------------------------------------

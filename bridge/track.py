@@ -23,6 +23,7 @@ from technob_fx.core.errors import PathError
 from technob_fx.core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
 
 if TYPE_CHECKING:
+    from technob_fx.core.tempo import TempoMap
     from technob_fx.stages.analysis import Analysis
 
 #: Suffixes treated as audio input (anything else must be an analysis JSON file).
@@ -52,6 +53,14 @@ class TrackData:
         Stem name -> audio file.
     name : str
         Base name for exported files.
+    note_tracks : dict
+        Transcribed notes per source (``bass``, ``chords``, ``lead`` or a stem name ->
+        list of NoteEvent), one MIDI track each.
+    chords : list of (start_s, end_s, label)
+        Chord per bar (Harte labels, ``"N"`` for none): text events / markers in the exports.
+    pickup : str
+        How exports lay out the time before the first downbeat: ``"auto"``, ``"trim"`` or
+        ``"bar"`` (:func:`technob_fx.core.tempo.fit_tempo_map`).
     """
 
     duration: float
@@ -63,6 +72,16 @@ class TrackData:
     audio: Path | None = None
     stems: dict[str, Path] = field(default_factory=dict)
     name: str = "track"
+    note_tracks: dict[str, list[NoteEvent]] = field(default_factory=dict)
+    chords: list[tuple[float, float, str]] = field(default_factory=list)
+    pickup: str = "auto"
+
+    def tempo_map(self, ramps: str | None = None, *, constant: bool = False) -> TempoMap:
+        """The track's tempo map (:func:`technob_fx.core.tempo.fit_tempo_map` of its grid):
+        steps for SMF and Live, ``ramps="time"`` for REAPER, ``ramps="beats"`` for DAWproject."""
+        from technob_fx.core.tempo import fit_tempo_map
+
+        return fit_tempo_map(self.grid, ramps=ramps, pickup=self.pickup, constant=constant)
 
     @property
     def tempo(self) -> float:
@@ -95,27 +114,38 @@ class TrackData:
         audio = audio if audio is not None else analysis.source
         if stems is None:
             stems = {k: Path(v) for k, v in analysis.stems.items()}
+        tr = analysis.transcription
+        if tr is not None:
+            from technob_fx.stages.notes import split_roles
         return cls(
             duration=float(analysis.duration), sample_rate=float(analysis.sample_rate),
             grid=analysis.grid, segmentation=analysis.segments, key=analysis.key,
             notes=list(analysis.pitch.notes),
             audio=Path(audio) if audio else None, stems=dict(stems),
             name=name or (Path(audio).stem if audio else "track"),
+            note_tracks=split_roles(tr.notes) if tr is not None else {},
+            chords=[(c.start, c.end, c.label) for c in tr.chords] if tr is not None else [],
         )
 
     def to_analysis(self) -> Analysis:
         """An :class:`~technob_fx.stages.analysis.Analysis` holding what this track knows (no
         features, no pitch arrays), to write or send as an ``analysis.json`` document."""
         from technob_fx.stages.analysis import Analysis
+        from technob_fx.stages.chords import Chord
+        from technob_fx.stages.notes import Transcription
         from technob_fx.stages.pitch import PitchTrack
 
         empty = np.zeros(0)
+        tr = None
+        if self.note_tracks or self.chords:  # the sources are not stored: read back, roles are re-split
+            every = sorted((n for ns in self.note_tracks.values() for n in ns), key=lambda n: (n.onset, n.pitch))
+            tr = Transcription(every, [Chord(a, b, c) for a, b, c in self.chords], float(self.duration))
         return Analysis(
             duration=float(self.duration), sample_rate=float(self.sample_rate), tempo=float(self.tempo),
             grid=self.grid, segments=self.segmentation, key=self.key,
             pitch=PitchTrack(empty, empty, empty, list(self.notes)), features=None, channels=0,
             source=str(self.audio) if self.audio else None,
-            stems={k: str(v) for k, v in self.stems.items()},
+            stems={k: str(v) for k, v in self.stems.items()}, transcription=tr,
         )
 
     def to_dict(self) -> dict[str, Any]:

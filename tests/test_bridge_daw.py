@@ -1,207 +1,268 @@
-"""Ableton Live (AbletonOSC) and REAPER message sequences, checked against fake peers: python-osc
-servers that record what they receive and, for AbletonOSC, answer /live/... queries as it would."""
+"""REAPER over OSC against a fake REAPER that knows only the patterns of its Default.ReaperOSC
+(tests/data/reaper_default_osc.txt) and answers with its feedback messages; and pulling a saved
+.RPP back."""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
-from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_packet import OscPacket
-from pythonosc.osc_server import BlockingOSCUDPServer
 
-from bridge.ableton import AbletonClient
-from bridge.export import TrackData
-from bridge.osc import OscServer
+from bridge.export import TrackData, export
 from bridge.oscmsg import build
-from bridge.reaper import ReaperClient
+from bridge.reaper import ACTION_DELETE_MARKER, ACTION_DELETE_REGION, ACTION_REFRESH, ReaperClient, pull_rpp
 from technob_fx.core.errors import TechnobError
+from tests.fake_live import free_udp_port
 
 WAIT = 10.0
+PATTERN_FILE = Path(__file__).parent / "data" / "reaper_default_osc.txt"
 
 
-class FakeAbletonOSC:
-    """Enough of AbletonOSC: song time, cue points (toggled at the playhead), tracks, version."""
+def reaper_patterns() -> list[re.Pattern]:
+    out = []
+    for line in PATTERN_FILE.read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        for tok in line.split()[1:]:
+            if re.match(r"^[nfbtrsi]/", tok):
+                out.append(re.compile("^" + re.escape(tok[1:]).replace("@", "[0-9,]+") + "$"))
+    return out
 
-    def __init__(self, version=(12, 1), cues=None, song_time=8.0, num_tracks=2):
-        self.version = version
-        self.cues: list[list] = [list(c) for c in (cues or [])]  # [name, beats], sorted by time
-        self.song_time = song_time
-        self.tracks = [f"track {i}" for i in range(num_tracks)]
-        self.tempo = 120.0
-        self.clips: list[tuple] = []
+
+PATTERNS = reaper_patterns()
+
+
+class FakeReaper:
+    """REAPER's OSC surface: it acts on messages matching a default pattern, ignores the rest
+    (recorded in ``unknown``), and sends feedback to its configured device address."""
+
+    def __init__(self, device: tuple[str, int]):
+        self.device = device
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.tempo, self.cursor = 120.0, 0.0
+        self.markers: dict[int, list] = {}  # number -> [time, name]
+        self.regions: dict[int, list] = {}  # number -> [start, length, name]
+        self.counts = {"marker": 0, "region": 0}
         self.log: list[tuple] = []
-        self.done = threading.Event()
-        disp = Dispatcher()
-        disp.set_default_handler(self._handle, needs_reply_address=True)
-        self.server = BlockingOSCUDPServer(("127.0.0.1", 0), disp)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.unknown: list[str] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     @property
     def port(self):
-        return self.server.server_address[1]
+        return self.sock.getsockname()[1]
 
-    def _reply(self, to, address, *args):
-        self.server.socket.sendto(build(address, args), to)
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            for m in OscPacket(data).messages:
+                self.handle(m.message.address, tuple(m.message.params))
 
-    def _handle(self, client, address, *args):
-        self.log.append((address, args))
-        if address == "/live/application/get/version":
-            self._reply(client, address, *self.version)
-        elif address == "/live/song/set/tempo":
-            self.tempo = args[0]
-        elif address == "/live/song/get/current_song_time":
-            self._reply(client, address, float(self.song_time))
-        elif address == "/live/song/set/current_song_time":
-            self.song_time = args[0]
-        elif address == "/live/song/cue_point/add_or_delete":
-            hit = [c for c in self.cues if abs(c[1] - self.song_time) < 1e-6]
-            if hit:
-                self.cues.remove(hit[0])
-            else:
-                self.cues.append(["", float(self.song_time)])
-                self.cues.sort(key=lambda c: c[1])
-        elif address == "/live/song/get/cue_points":
-            flat = [v for name, t in self.cues for v in (name, float(t))]
-            self._reply(client, address, *flat)
-        elif address == "/live/song/cue_point/set/name":
-            self.cues[args[0]][0] = args[1]
-        elif address == "/live/song/get/num_tracks":
-            self._reply(client, address, len(self.tracks))
-        elif address == "/live/song/create_audio_track":
-            self.tracks.append("")
-        elif address == "/live/track/set/name":
-            self.tracks[args[0]] = args[1]
-        elif address == "/live/track/create_audio_clip":
-            self.clips.append(args)
+    def _fb(self, address, *args):
+        self.sock.sendto(build(address, args), self.device)
+
+    def feedback(self):
+        self._fb("/tempo/raw", float(self.tempo))
+        for kind, table in (("marker", self.markers), ("region", self.regions)):
+            ordered = sorted(table.items(), key=lambda kv: kv[1][0])
+            for slot in range(1, self.counts[kind] + 1):
+                if slot <= len(ordered):
+                    num, entry = ordered[slot - 1]
+                    self._fb(f"/{kind}/{slot}/number/str", str(num))
+                    self._fb(f"/{kind}/{slot}/time", float(entry[0]))
+                    if kind == "region":
+                        self._fb(f"/{kind}/{slot}/length", float(entry[1]))
+                    self._fb(f"/{kind}/{slot}/name", entry[-1])
+                elif slot <= len(ordered) + 2:  # empty slots are reported empty
+                    self._fb(f"/{kind}/{slot}/number/str", "")
+                    self._fb(f"/{kind}/{slot}/name", "")
+
+    def handle(self, addr, args):
+        self.log.append((addr, args))
+        if not any(p.match(addr) for p in PATTERNS):
+            self.unknown.append(addr)
+            return
+        parts = addr.strip("/").split("/")
+        if addr == "/tempo/raw":
+            self.tempo = float(args[0])
+        elif parts[0] == "marker_id":
+            entry = self.markers.setdefault(int(parts[1]), [0.0, ""])
+            entry[0 if parts[2] == "time" else 1] = args[0]
+        elif parts[0] == "region_id":
+            entry = self.regions.setdefault(int(parts[1]), [0.0, 0.0, ""])
+            entry[{"time": 0, "length": 1, "name": 2}[parts[2]]] = args[0]
+        elif addr == "/time":
+            self.cursor = float(args[0])
+        elif addr == "/action":
+            if args[0] == ACTION_DELETE_MARKER and self.markers:
+                num = min(self.markers, key=lambda n: abs(self.markers[n][0] - self.cursor))
+                if abs(self.markers[num][0] - self.cursor) < 0.05:
+                    del self.markers[num]
+            elif args[0] == ACTION_DELETE_REGION and self.regions:
+                num = min(self.regions, key=lambda n: abs(self.regions[n][0] - self.cursor))
+                if abs(self.regions[num][0] - self.cursor) < 0.05:
+                    del self.regions[num]
+            elif args[0] == ACTION_REFRESH:
+                self.feedback()
+        elif parts[:2] == ["device", "marker"] or parts[:2] == ["device", "region"]:
+            self.counts[parts[1]] = int(args[0])
+
+    def settle(self):
+        """Wait until every message sent so far was handled (no new one for 0.1 s)."""
+        import time
+
+        deadline, n = time.monotonic() + WAIT, -1
+        while n != len(self.log) and time.monotonic() < deadline:
+            n = len(self.log)
+            time.sleep(0.1)
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._stop.set()
         self.thread.join(timeout=5)
+        self.sock.close()
 
 
 @pytest.fixture(scope="module")
-def data(short_track, tmp_path_factory):
+def data(short_track):
     _, truth, _ = short_track
-    folder = tmp_path_factory.mktemp("stems")
-    stems = {"drums": folder / "drums.wav", "bass": folder / "bass.wav"}
-    return TrackData.from_truth(truth, stems=stems, name="song")
+    return TrackData.from_truth(truth, name="song")
 
 
 @pytest.fixture
-def live():
-    fake = FakeAbletonOSC(cues=[["old", 0.0]])
-    yield fake
+def reaper():
+    port = free_udp_port()
+    fake = FakeReaper(("127.0.0.1", port))
+    client = ReaperClient("127.0.0.1", fake.port, feedback_port=port, timeout=WAIT)
+    yield fake, client
+    client.close()
     fake.close()
 
 
-def test_ableton_sync_sets_tempo_adds_named_cues_and_stem_tracks(live, data):
-    with AbletonClient("127.0.0.1", live.port, reply_port=0, timeout=WAIT) as client:
-        summary = client.sync(data)
-    assert live.tempo == pytest.approx(128.0)
-    beats = [s.start * 128.0 / 60.0 for s in data.segments]
-    assert [c[0] for c in live.cues] == [s.label for s in data.segments]
-    assert [c[1] for c in live.cues] == pytest.approx(beats)
-    # the existing cue at beat 0 was renamed, not toggled away; the playhead was put back
-    assert summary["cues_added"] == len(data.segments) - 1
-    assert live.song_time == 8.0
-    addrs = [a for a, _ in live.log]
-    for i, a in enumerate(addrs):
-        if a == "/live/song/cue_point/add_or_delete":
-            assert addrs[i - 1] == "/live/song/set/current_song_time"
-    assert addrs.index("/live/song/get/current_song_time") < addrs.index("/live/song/cue_point/add_or_delete")
-    # tracks appended after the two existing ones, named, holding the stem as an arrangement clip
-    assert live.tracks == ["track 0", "track 1", "drums", "bass"]
-    assert summary["tracks"] == {"drums": 2, "bass": 3}
-    assert live.clips == [(2, str(data.stems["drums"].resolve()), 0.0),
-                          (3, str(data.stems["bass"].resolve()), 0.0)]
+def test_every_pattern_we_send_is_in_reapers_default_file():
+    src = (Path(__file__).resolve().parent.parent / "bridge" / "reaper.py").read_text()
+    sent = re.findall(r'send\(f?"(/[^"]+)"', src)
+    assert sent
+    for addr in sent:
+        concrete = re.sub(r"\{[^}]+\}", "3", addr)
+        assert any(p.match(concrete) for p in PATTERNS), addr
 
 
-def test_ableton_live11_gets_no_create_audio_clip(data):
-    fake = FakeAbletonOSC(version=(11, 3))
+def test_sync_writes_numbered_markers_and_regions_and_resync_removes_old_ones(reaper, data):
+    fake, client = reaper
+    fake.markers[1] = [2.0, "my own"]  # the producer's marker keeps its number
+    summary = client.sync(data)
+    fake.settle()
+    assert fake.unknown == []
+    tm = data.tempo_map(ramps="time")
+    n = len(data.segments)
+    assert summary == {"tempo": 128.0, "markers": n, "regions": n, "removed": 0}
+    assert fake.tempo == pytest.approx(128.0)
+    ours = {k: v for k, v in fake.markers.items() if k != 1}
+    assert sorted(ours) == list(range(2, n + 2))  # the lowest free numbers, in timeline order
+    assert [v[1] for _, v in sorted(ours.items())] == [s.label for s in data.segments]
+    assert [v[0] for _, v in sorted(ours.items())] == pytest.approx([s.start + tm.audio_offset for s in data.segments])
+    assert sorted(fake.regions) == list(range(1, n + 1))
+    for (start, length, name), seg in zip((fake.regions[k] for k in sorted(fake.regions)), data.segments, strict=True):
+        assert name == seg.label and start == pytest.approx(seg.start + tm.audio_offset)
+        assert length == pytest.approx(seg.duration)
+    # the producer moves one of our markers; a re-sync with fewer sections removes the extra ones
+    fake.markers[n + 1][0] += 1.0
+    import copy
+
+    fewer = copy.deepcopy(data)
+    fewer.segmentation.segments = fewer.segmentation.segments[:2]
+    summary = client.sync(fewer)
+    fake.settle()
+    assert summary["removed"] == 2 * (n - 2)
+    assert sorted(fake.markers) == [1, 2, 3] and fake.markers[1] == [2.0, "my own"]
+    assert sorted(fake.regions) == [1, 2]
+    assert fake.unknown == []
+
+
+def test_state_file_lets_a_later_session_remove_markers(tmp_path, data):
+    port = free_udp_port()
+    fake = FakeReaper(("127.0.0.1", port))
+    state = tmp_path / "reaper-sync.json"
     try:
-        with AbletonClient("127.0.0.1", fake.port, reply_port=0, timeout=WAIT) as client:
-            client.create_stem_tracks(data.stems)
-        assert fake.tracks[-2:] == ["drums", "bass"] and fake.clips == []
+        with ReaperClient("127.0.0.1", fake.port, feedback_port=port, state=state, timeout=WAIT) as c:
+            c.sync(data)
+        assert json.loads(state.read_text())["markers"]
+        import copy
+
+        one = copy.deepcopy(data)
+        one.segmentation.segments = one.segmentation.segments[:1]
+        with ReaperClient("127.0.0.1", fake.port, feedback_port=port, state=state, timeout=WAIT) as c:
+            assert c.sync(one)["removed"] == 2 * (len(data.segments) - 1)
+        fake.settle()
+        assert list(fake.markers) == [1] and list(fake.regions) == [1]
     finally:
         fake.close()
 
 
-def test_ableton_without_live_is_a_clear_error():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))  # a port where nobody answers
-    port = s.getsockname()[1]
-    try:
-        with AbletonClient("127.0.0.1", port, reply_port=0, timeout=0.3) as client:
-            with pytest.raises(TechnobError, match="AbletonOSC did not answer"):
-                client.query("/live/song/get/tempo")
-            with pytest.raises(TechnobError, match="20-999"):
-                client.set_tempo(5.0)
-    finally:
-        s.close()
+def test_pull_markers_and_tempo_back_from_reaper(reaper, data):
+    fake, client = reaper
+    client.sync(data)
+    fake.settle()
+    tm = data.tempo_map(ramps="time")
+    fake.tempo = 127.0  # the producer fixes the tempo and moves a marker
+    fake.markers[2][0] = 20.0
+    fake.markers[2][1] = "drop!"
+    back = client.pull(data)
+    assert back.grid.tempo == pytest.approx(127.0)
+    assert np.allclose(np.diff(back.grid.beats), 60 / 127.0)
+    assert "drop!" in [s.label for s in back.segments]
+    drop = next(s for s in back.segments if s.label == "drop!")
+    assert drop.start == pytest.approx(20.0 - tm.audio_offset)
+    # REAPER's bar lines (project time 0, then every 4 beats at 127 BPM) are the new downbeats
+    project = back.grid.downbeats + tm.audio_offset
+    assert np.allclose((project * 127 / 60) % 4, 0, atol=1e-6) or np.allclose((project * 127 / 60) % 4, 4, atol=1e-6)
 
 
-class FakeReaper:
-    """Records what REAPER would receive on its OSC listen port."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(WAIT)
-
-    def take(self, n):
-        out = []
-        while len(out) < n:
-            data, _ = self.sock.recvfrom(65535)
-            out += [(m.message.address, tuple(m.message.params)) for m in OscPacket(data).messages]
-        return out
+def test_no_feedback_is_a_clear_error(data):
+    with ReaperClient("127.0.0.1", free_udp_port(), feedback_port=0, timeout=0.3) as c:
+        with pytest.raises(TechnobError, match="no feedback"):
+            c.pull(data)
+    with ReaperClient("127.0.0.1", free_udp_port()) as c, pytest.raises(TechnobError, match="feedback"):
+        c.read_state()
 
 
-def test_reaper_sync_sequence(data):
-    fake = FakeReaper()
-    try:
-        client = ReaperClient("127.0.0.1", fake.sock.getsockname()[1])
-        summary = client.sync(data)
-        client.close()
-        n = len(data.segments)
-        got = fake.take(1 + 5 * n)
-    finally:
-        fake.sock.close()
-    assert got[0] == ("/tempo/raw", (pytest.approx(128.0),))
-    for i, seg in enumerate(data.segments):
-        block = got[1 + 5 * i: 6 + 5 * i]
-        k = i + 1
-        assert block == [
-            (f"/marker_id/{k}/time", (pytest.approx(seg.start),)),
-            (f"/marker_id/{k}/name", (seg.label,)),
-            (f"/region_id/{k}/time", (pytest.approx(seg.start),)),
-            (f"/region_id/{k}/length", (pytest.approx(seg.duration),)),
-            (f"/region_id/{k}/name", (seg.label,)),
-        ]
-    assert summary == {"tempo": 128.0, "markers": n, "regions": n}
+def test_pull_rpp_reads_the_tempo_map_markers_and_item_back(tmp_path, short_track):
+    from technob_fx.core.results import BeatGrid
+    from technob_fx.synth.techno import beat_times
 
-
-def test_server_pushes_analysis_to_ableton(live, data, tmp_path):
-    (tmp_path / "song.json").write_text(json.dumps(data.to_dict()))
-    client = AbletonClient("127.0.0.1", live.port, reply_port=0, timeout=WAIT)
-    with OscServer("127.0.0.1", 0, allow=[tmp_path], daw=client, auto_sync=True) as srv:
-        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        peer.bind(("127.0.0.1", 0))
-        peer.settimeout(WAIT)
-        try:
-            peer.sendto(build("/technob/analyze", ["song.json"]), srv.address)
-            got = []
-            while not got or got[-1][0] != "/technob/done":
-                msg = OscPacket(peer.recvfrom(65535)[0]).messages[0].message
-                got.append((msg.address, tuple(msg.params)))
-        finally:
-            peer.close()
-    client.close()
-    daw = [args for addr, args in got if addr == "/technob/daw"]
-    assert daw and daw[0][0] == "AbletonClient" and "cues_added=" in daw[0][1]
-    assert [c[0] for c in live.cues] == [s.label for s in data.segments]
+    _, truth, _ = short_track
+    beats = beat_times(97, 124.0, 130.0, 0.3)
+    data = TrackData.from_truth(truth, name="glide")
+    data.grid = BeatGrid(beats, beats[::4], 127.0, 4)
+    data.duration = float(beats[-1]) + 0.2
+    data.audio = tmp_path / "glide.wav"
+    path = export(data, "reaper", tmp_path)["reaper"][0]
+    back = pull_rpp(data, path)
+    # REAPER's grid read back is the analysed grid (within the map's 1 ms)
+    n = min(back.grid.beats.size, beats.size)
+    assert abs(back.grid.beats.size - beats.size) <= 1
+    assert np.abs(back.grid.beats[:n] - beats[:n]).max() <= 1.1e-3
+    assert np.allclose(back.grid.downbeats[:5], beats[::4][:5], atol=1.1e-3)
+    assert [s.label for s in back.segments] == [s.label for s in data.segments if s.start < data.duration]
+    # the producer drags a marker and saves: it comes back
+    lines = path.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.strip().startswith("MARKER 2 ") and ln.rstrip().endswith(" 0"))
+    parts = lines[i].split()
+    parts[2] = "10.000000000000"
+    lines[i] = "  " + " ".join(parts)
+    path.write_text("\n".join(lines) + "\n")
+    moved = pull_rpp(data, path)
+    tm = data.tempo_map(ramps="time")
+    assert any(abs(s.start - (10.0 - tm.audio_offset)) < 1e-6 for s in moved.segments)

@@ -55,3 +55,22 @@ def test_every_file_the_demo_reports_exists_and_is_not_empty(demo_dir):
         assert path.is_dir() or path.stat().st_size > 0, name
     leftovers = [p for p in demo_dir.rglob("*") if ".part" in p.name]
     assert leftovers == []
+
+
+@pytest.mark.slow
+def test_summary_and_index_name_every_file_in_the_demo_folder(demo_dir):
+    from urllib.parse import quote
+
+    from technob_fx.demo.index import UNDESCRIBED
+
+    summary = json.loads((demo_dir / "summary.json").read_text())
+    listed = {o["path"]: o["about"] for o in summary["outputs"]}
+    on_disk = {p.relative_to(demo_dir).as_posix() for p in demo_dir.rglob("*") if p.is_file()}
+    assert sorted(on_disk - set(listed)) == []
+    assert sorted(set(listed) - on_disk) == []
+    assert [p for p, about in listed.items() if about == UNDESCRIBED or not about.strip()] == []
+    index = (demo_dir / "index.html").read_text()
+    assert [p for p in listed if f'href="{quote(p)}"' not in index] == []
+    # the demo's own report, with the HPSS split as stem lanes
+    assert {"report/report.png", "report/report.html"} <= set(listed)
+    assert summary["report"]["stems"] == ["hpss/harmonic", "hpss/percussive"]

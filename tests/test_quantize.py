@@ -277,3 +277,61 @@ def test_cli_quantize_audio_without_beats_is_refused(tmp_path, capsys):
     assert main(["quantize", str(src), str(tmp_path / "out.wav"), "--bpm", "128", "--quiet"]) == 1
     assert "no beats found" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["silence.wav"]
+
+
+def _acid(path):
+    """The loop info libsndfile reads from the file's acid chunk: (num, den, beats, bpm)."""
+    import struct
+
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        buf = sf._ffi.new("char[]", 44)  # sizeof(SF_LOOP_INFO)
+        assert sf._snd.sf_command(f._file, 0x10E0, buf, 44) == 1  # SFC_GET_LOOP_INFO
+        num, den, _mode, beats, bpm = struct.unpack("<hhiif", bytes(sf._ffi.buffer(buf, 16)))
+    return num, den, beats, bpm
+
+
+def test_cli_quantize_loop_is_exact_and_tagged(tmp_path, drifting, capsys):
+    """--loop: from the first downbeat, a whole number of bars to the sample, tempo in the WAV."""
+    from technob_fx.cli import main
+    from technob_fx.core.io import audio_info, read_audio, wav_chunks, write_audio
+
+    audio, truth, _ = drifting
+    # a 28 ms lead-in before the first downbeat, as decoders leave
+    lead = int(0.028 * SR)
+    end = truth.grid.downbeats[9]  # 9 bars
+    clip = np.concatenate([np.zeros((2, lead), np.float32), audio[:, : int(end * SR)]], axis=1)
+    src = write_audio(tmp_path / "in.wav", clip, SR)
+    grid = truth.grid
+    keep = grid.beats < end
+    shifted = type(grid)(grid.beats[keep] + lead / SR, grid.downbeats[grid.downbeats < end] + lead / SR, grid.tempo, 4)
+    grid_file = tmp_path / "grid.json"
+    grid_file.write_text(shifted.to_json())
+    out = tmp_path / "loop.wav"
+    assert main(["quantize", str(src), str(out), "--bpm", "128", "--grid-file", str(grid_file), "--loop",
+                 "--bars", "8"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert audio_info(out).frames == 8 * 4 * 60 * SR // 128 == 661500  # 15.000 s exactly
+    assert "8 bars of 4 at 128 BPM" in line and "15.000 s = 661500 samples" in line  # the output, not the input
+    assert _acid(out) == (4, 4, 32, 128.0)
+    assert "acid" in wav_chunks(out)
+    # the loop starts on the first downbeat: the kick is at sample 0, and bar 5 starts at 7.5 s
+    y, _ = read_audio(out)
+    env = np.abs(y).mean(axis=0)
+    bars = np.arange(8) * 4 * 60 / 128
+    onsets = []
+    for t in bars:  # the kick's attack: first sample above 30 % of the window's peak
+        a = max(int((t - 0.02) * SR), 0)
+        w = env[a: int((t + 0.05) * SR)]
+        onsets.append((a + int(np.argmax(w > 0.3 * w.max()))) / SR)
+    assert np.abs(np.array(onsets) - bars).max() < 0.006
+    # all bars of the track by default; --bars beyond it is an error that writes nothing
+    assert main(["quantize", str(src), str(tmp_path / "all.wav"), "--bpm", "128", "--grid-file", str(grid_file),
+                 "--loop", "--quiet"]) == 0
+    n = audio_info(tmp_path / "all.wav").frames
+    beats = _acid(tmp_path / "all.wav")[2]
+    assert beats % 4 == 0 and n == round(beats * 60 * SR / 128) and beats >= 32  # 8 or 9 bars of 4
+    assert main(["quantize", str(src), str(tmp_path / "bad.wav"), "--bpm", "128", "--grid-file", str(grid_file),
+                 "--loop", "--bars", "10", "--quiet"]) == 1
+    assert not (tmp_path / "bad.wav").exists()

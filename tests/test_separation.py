@@ -50,12 +50,12 @@ def test_cli_separate_hpss_and_demucs(tmp_path, mix_file, capsys):
 
     assert main(["separate", str(mix_file), "-o", str(tmp_path / "h"), "--engine", "hpss",
                  "--parts", "percussive,residual", "--margin", "2", "--quiet"]) == 0
-    assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["percussive.wav", "residual.wav"]
+    assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["percussive.wav", "residual.wav", "stems.json"]
     assert main(["separate", str(mix_file), "-o", str(tmp_path / "d"), "--model", "demucs_unittest",
                  "--segment", "4", "--shifts", "0", "--format", "flac"]) == 0
     out = capsys.readouterr().out
     assert "untrained" in out
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["bass.flac", "drums.flac", "other.flac", "vocals.flac"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["bass.flac", "drums.flac", "other.flac", "stems.json", "vocals.flac"]
 
 
 def test_cli_separate_missing_model_offline_writes_nothing(tmp_path, mix_file, monkeypatch, capsys):

@@ -40,7 +40,6 @@ from .learn import BANDS, Model, step_phases
 
 #: General MIDI drum notes per band.
 DRUM_NOTES = {"low": 36, "mid": 38, "high": 42}
-TICKS_PER_BEAT = 480
 
 
 @dataclass
@@ -164,57 +163,41 @@ def _loudness_gain(audio: np.ndarray, sr: float, target_lufs: float) -> float:
 
 def write_midi(path: str | Path, *, tempo: float, bars: int, sections: list[tuple[int, int, str]],
                hits: list[tuple[float, str, float]], chords: list[tuple[float, str]], key: str) -> Path:
-    """Write a type-1 Standard MIDI File atomically.
+    """Write a type-1 Standard MIDI File atomically with the bridge's one SMF builder.
 
-    Track 0: tempo, 4/4, key text and one marker per section; track 1: drums on channel 10
-    (GM kick 36, snare 38, closed hat 42); track 2: the arranged harmony (one triad per beat).
+    Track 0: the tempo map of the constant grid (one tempo), 4/4, the key as a text event and one
+    marker per section; track ``drums``: drums on channel 10 (GM kick 36, snare 38, closed hat
+    42); track ``harmony``: the arranged harmony (one triad per chord).
 
     Parameters
     ----------
     hits : list of ``(beat position, band, velocity 0..1)``
     chords : list of ``(beat position, chord name such as "F#m")``
     """
-    import mido
+    from bridge.midi import SmfBuilder
 
-    from ..core.io import atomic_path
+    from ..core.results import BeatGrid
+    from ..core.tempo import fit_tempo_map
 
-    def tick(beat: float) -> int:
-        return int(round(beat * TICKS_PER_BEAT))
-
-    def track(name: str, events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
-        t = mido.MidiTrack()
-        t.append(mido.MetaMessage("track_name", name=name, time=0))
-        now = 0
-        for at, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
-            t.append(msg.copy(time=at - now))
-            now = at
-        t.append(mido.MetaMessage("end_of_track", time=tick(bars * 4) - now if tick(bars * 4) > now else 0))
-        return t
-
-    conductor = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo))),
-                 (0, 1, mido.MetaMessage("time_signature", numerator=4, denominator=4)),
-                 (0, 2, mido.MetaMessage("text", text=f"key: {key}"))]
-    conductor += [(tick(s * 4), 3, mido.MetaMessage("marker", text=label)) for s, _, label in sections]
-    drums = []
+    end = bars * 4.0
+    grid = BeatGrid.from_tempo(tempo, end * 60.0 / tempo)
+    b = SmfBuilder(fit_tempo_map(grid, pickup="trim"))
+    b.marker(f"key: {key}", beat=0.0, kind="text")
+    for s0, _, label in sections:
+        b.marker(label, beat=s0 * 4.0)
+    b.track("drums")
     for beat, band, vel in hits:
-        note, v = DRUM_NOTES[band], int(np.clip(round(1 + 126 * vel), 1, 127))
-        drums.append((tick(beat), 1, mido.Message("note_on", channel=9, note=note, velocity=v)))
-        drums.append((tick(beat + 0.125), 0, mido.Message("note_off", channel=9, note=note, velocity=0)))
-    harmony = []
+        b.note("drums", DRUM_NOTES[band], beat, beat + 0.125, channel=9,
+               velocity=int(np.clip(round(1 + 126 * vel), 1, 127)), unit="beats")
+    b.track("harmony")
     for i, (beat, name) in enumerate(chords):
         if not name:
             continue
-        end = chords[i + 1][0] if i + 1 < len(chords) else bars * 4.0
+        stop = chords[i + 1][0] if i + 1 < len(chords) else end
         root = PITCH_CLASSES.index(name.rstrip("m"))
         for iv in (0, 3 if name.endswith("m") else 4, 7):
-            n = 48 + root + iv
-            harmony.append((tick(beat), 1, mido.Message("note_on", channel=0, note=n, velocity=70)))
-            harmony.append((tick(end) - 1, 0, mido.Message("note_off", channel=0, note=n, velocity=0)))
-    mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    mid.tracks.extend([track("conductor", conductor), track("drums", drums), track("harmony", harmony)])
-    with atomic_path(path) as tmp:
-        mid.save(str(tmp))
-    return Path(path)
+            b.note("harmony", 48 + root + iv, beat, stop - 1.0 / b.ppq, velocity=70, unit="beats")
+    return b.save(path, end_beat=end)
 
 
 def _transpose(chord: str, semitones: int) -> str:

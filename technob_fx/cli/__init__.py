@@ -16,7 +16,10 @@ import sys
 #: Subcommand modules under technob_fx.cli.commands, in help order.
 COMMANDS = (
     "render", "presets", "demo", "analyze", "separate", "quantize",
-    "export", "bridge", "dataset", "generate", "batch", "catalog",
+    "export", "bridge", "dataset", "generate",
+    "report",
+    "transcribe",
+    "batch", "catalog",
 )  # fmt: skip
 
 

@@ -1,7 +1,13 @@
 """Audio and file I/O: read, stream, write atomically, resample.
 
-Decoding goes through libsndfile (:mod:`soundfile`: wav, flac, ogg, aiff and gapless mp3), with
+Decoding goes through libsndfile (:mod:`soundfile`: wav, flac, ogg, aiff), with
 :class:`pedalboard.io.AudioFile` for what libsndfile cannot open; encoding through pedalboard.
+MP3s are decoded gaplessly by :class:`GaplessMp3`: libsndfile 1.2.2's mpg123 path honours the LAME
+delay but returns corrupted samples after partial reads (about 3,000 samples wrong after every
+other block boundary), so it cannot stream; pedalboard's decoder streams correctly but ignores the
+encoder delay and padding (its audio starts 1105 samples late: 576 of encoder delay + 529 of
+decoder delay). :func:`mp3_gapless_info` reads the LAME/Xing tag and the decoded stream is cut to
+exactly the encoded samples.
 Truncated files are refused, never padded. Integer PCM outputs follow the input's bit depth
 (24-bit when there is none) with TPDF dither; samples beyond full scale are reported.
 Every write goes to a temporary file in the destination folder and is renamed into place only
@@ -74,13 +80,148 @@ class AudioInfo:
         return _SUBTYPE_BITS.get(self.subtype)
 
 
+#: Samples an MPEG layer III decoder outputs before the first encoded sample (528 + 1).
+MP3_DECODER_DELAY = 529
+
+
+def mp3_gapless_info(path: str | Path) -> tuple[int, int, int, int] | None:
+    """Encoder delay and padding of an MP3 from its LAME tag (in the Xing/Info frame).
+
+    Returns
+    -------
+    (delay, padding, frames, samples_per_frame) or None
+        ``delay`` and ``padding`` in samples, ``frames`` the number of audio frames after the
+        Xing/Info frame; ``None`` when the file has no LAME-style tag (then nothing is known to
+        trim).
+    """
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(10)
+        pos = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # skip an ID3v2 tag (syncsafe size)
+            size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+            pos = 10 + size + (10 if head[5] & 0x10 else 0)
+        fh.seek(pos)
+        d = fh.read(1 << 16)
+    i = 0
+    while i + 4 <= len(d) and not (d[i] == 0xFF and (d[i + 1] & 0xE0) == 0xE0):
+        i += 1
+    if i + 4 > len(d):
+        return None
+    version, layer, mode = (d[i + 1] >> 3) & 3, (d[i + 1] >> 1) & 3, (d[i + 3] >> 6) & 3
+    if layer != 1:  # layer III only
+        return None
+    mpeg1 = version == 3
+    side = (17 if mode == 3 else 32) if mpeg1 else (9 if mode == 3 else 17)
+    x = i + 4 + side
+    if d[x:x + 4] not in (b"Xing", b"Info") or x + 8 > len(d):
+        return None
+    flags = struct.unpack(">I", d[x + 4:x + 8])[0]
+    p = x + 8
+    frames = None
+    if flags & 1:
+        frames = struct.unpack(">I", d[p:p + 4])[0]
+        p += 4
+    p += (4 if flags & 2 else 0) + (100 if flags & 4 else 0) + (4 if flags & 8 else 0)
+    if frames is None or d[p:p + 4] not in (b"LAME", b"Lavf", b"Lavc") or p + 24 > len(d):
+        return None
+    b = d[p + 21:p + 24]
+    delay = (b[0] << 4) | (b[1] >> 4)
+    padding = ((b[1] & 0x0F) << 8) | b[2]
+    return delay, padding, int(frames), 1152 if mpeg1 else 576
+
+
+class GaplessMp3:
+    """An MP3 decoded by pedalboard and cut to exactly its encoded samples.
+
+    The cut is reconciled with what the decoder produced: ``frames * samples_per_frame`` samples
+    (the usual case) start ``delay + 529`` samples late; one frame more means the Info frame was
+    decoded as silence; exactly the encoded length means the decoder was gapless already. It
+    offers the part of pedalboard's ``ReadableAudioFile`` interface :class:`_Decoder` uses:
+    ``samplerate``, ``num_channels``, ``frames``, ``read``, ``seek`` (forward by decoding; MP3
+    seeking in the decoder is not sample-accurate), ``tell``, ``close``.
+
+    Attributes
+    ----------
+    start : int
+        Decoded samples skipped at the start.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._f = self._open()
+        raw = int(self._f.frames)
+        info = mp3_gapless_info(path)
+        self.start, self.frames = 0, raw
+        if info is not None:
+            delay, padding, n_frames, spf = info
+            total = n_frames * spf
+            length = total - delay - padding
+            if 0 < length <= raw:
+                if raw == length:
+                    start = 0
+                elif raw == total + spf:
+                    start = spf + delay + MP3_DECODER_DELAY
+                else:
+                    start = delay + MP3_DECODER_DELAY
+                self.start, self.frames = start, min(length, raw - start)
+        self.samplerate = float(self._f.samplerate)
+        self.num_channels = int(self._f.num_channels)
+        self._pos = 0
+        self._skip(self.start)
+
+    def _open(self):  # noqa: ANN202
+        from pedalboard.io import AudioFile
+
+        try:
+            return AudioFile(str(self.path))
+        except Exception as exc:  # noqa: BLE001
+            msg = str(exc).replace("Failed to open audio file: ", "")
+            raise AudioError(f"{self.path}: cannot decode audio ({msg})") from None
+
+    def _skip(self, n: int) -> None:
+        while n > 0:
+            got = self._f.read(min(n, 1 << 16)).shape[1]
+            if got == 0:
+                break
+            n -= got
+
+    def read(self, n: int) -> np.ndarray:
+        n = max(0, min(int(n), self.frames - self._pos))
+        out = self._f.read(n) if n else np.zeros((self.num_channels, 0), np.float32)
+        self._pos += out.shape[1]
+        return out
+
+    def seek(self, frame: int) -> None:
+        frame = int(min(max(frame, 0), self.frames))
+        if frame < self._pos:
+            self._f.close()
+            self._f = self._open()
+            self._pos = 0
+            self._skip(self.start)
+        self._skip(frame - self._pos)
+        self._pos = frame
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> GaplessMp3:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _Decoder:
     """One open audio file read in blocks of ``(channels, n)`` float32.
 
-    libsndfile (through soundfile) decodes wav, flac, ogg, aiff and mp3: it honours an MP3's
-    LAME encoder delay and padding (gapless: the decoded samples line up with the source's) and
-    reports a truncated file instead of padding it with silence. Anything libsndfile cannot open
-    (m4a...) goes through pedalboard's decoder.
+    libsndfile (through soundfile) decodes wav, flac, ogg and aiff and reports a truncated file
+    instead of padding it with silence; MP3s go through :class:`GaplessMp3`; anything libsndfile
+    cannot open (m4a...) goes through pedalboard's decoder.
     """
 
     def __init__(self, path: Path) -> None:
@@ -89,6 +230,14 @@ class _Decoder:
         self.path = path
         self._sf = None
         self._pb = None
+        if path.suffix.lower() == ".mp3":
+            self._pb = GaplessMp3(path)
+            self.samplerate = float(self._pb.samplerate)
+            self.num_channels = int(self._pb.num_channels)
+            self.frames = int(self._pb.frames)
+            self.subtype = "MPEG_LAYER_III"
+            self._pos = 0
+            return
         try:
             self._sf = sf.SoundFile(str(path))
         except Exception:  # noqa: BLE001 - not a format libsndfile knows: try pedalboard
@@ -513,6 +662,96 @@ def _writer_kwargs(out: Path, quality: str | float | None, bit_depth: int | None
     return kwargs
 
 
+def acid_chunk(bpm: float, beats: int, numerator: int = 4, denominator: int = 4, *,
+               one_shot: bool = False, stretch: bool = True, root_note: int | None = None) -> bytes:
+    """The body of a WAV ``acid`` chunk: the loop's tempo and length, read as the file's tempo
+    by Ableton Live, FL Studio, REAPER, Bitwig and ACID.
+
+    Layout (24 bytes, little-endian, as libsndfile reads it): flags (``0x01`` one-shot, ``0x02``
+    root note set, ``0x04`` stretch), root note, 2 unknown bytes (``0x8000``), an unknown float,
+    number of beats, meter denominator, meter numerator, tempo (BPM, float).
+    """
+    import struct
+
+    flags = (0x01 if one_shot else 0) | (0x02 if root_note is not None else 0) | (0x04 if stretch else 0)
+    return struct.pack("<IHHfIHHf", flags, int(root_note if root_note is not None else 60), 0x8000, 0.0,
+                       int(beats), int(denominator), int(numerator), float(bpm))
+
+
+def wav_chunks(path: str | Path) -> dict[str, bytes]:
+    """The chunks of a RIFF WAV file except ``data``: ``{id: body}`` (bodies up to 1 MiB).
+
+    Raises
+    ------
+    AudioError
+        Not a RIFF WAVE file.
+    """
+    import struct
+
+    out: dict[str, bytes] = {}
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise AudioError(f"{path}: not a RIFF WAVE file")
+        while True:
+            h = fh.read(8)
+            if len(h) < 8:
+                return out
+            cid, size = h[:4].decode("latin-1"), struct.unpack("<I", h[4:])[0]
+            if cid == "data" or size > 1 << 20:
+                fh.seek(size + (size & 1), 1)
+            else:
+                out[cid] = fh.read(size)
+                if size & 1:
+                    fh.read(1)
+
+
+def _insert_wav_chunks(path: Path, chunks: dict[str, bytes]) -> None:
+    """Rewrite the WAV ``path`` with ``chunks`` before its ``data`` chunk (same-id chunks replaced),
+    streaming the audio."""
+    import struct
+
+    tmp = path.with_name(path.name + ".chunks")
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            head = src.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                raise AudioError(f"{path}: cannot add WAV chunks (not a RIFF WAVE file)")
+            dst.write(b"RIFF\0\0\0\0WAVE")
+            written = False
+            while True:
+                h = src.read(8)
+                if len(h) < 8:
+                    break
+                cid, size = h[:4], struct.unpack("<I", h[4:])[0]
+                padded = size + (size & 1)
+                if cid.decode("latin-1") in chunks:
+                    src.seek(padded, 1)
+                    continue
+                if cid == b"data" and not written:
+                    for key, body in chunks.items():
+                        dst.write(key.encode("latin-1")[:4].ljust(4) + struct.pack("<I", len(body)) + body
+                                  + (b"\0" if len(body) & 1 else b""))
+                    written = True
+                dst.write(h)
+                remaining = padded
+                while remaining:
+                    block = src.read(min(remaining, 1 << 20))
+                    if not block:
+                        break
+                    dst.write(block)
+                    remaining -= len(block)
+            end = dst.tell()
+            if end - 8 > 0xFFFFFFFF:
+                raise AudioError(f"{path}: too large for a RIFF WAVE file with extra chunks")
+            dst.seek(4)
+            dst.write(struct.pack("<I", end - 8))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def write_audio(
     path: str | Path,
     audio: np.ndarray,
@@ -521,6 +760,7 @@ def write_audio(
     inputs: Iterable[str | Path] = (),
     quality: str | float | None = None,
     bit_depth: int | None = None,
+    chunks: dict[str, bytes] | None = None,
 ) -> Path:
     """Encode audio to a file atomically.
 
@@ -538,6 +778,9 @@ def write_audio(
     bit_depth : int, optional
         16, 24 or 32 (float) for wav/flac/aiff; default: the first input's (see
         :func:`output_bit_depth`). Integer PCM gets TPDF dither.
+    chunks : dict, optional
+        WAV only: extra RIFF chunks ``{id: body}`` written before the audio (e.g. ``{"acid":
+        acid_chunk(...)}`` for the loop's tempo).
 
     Returns
     -------
@@ -547,6 +790,8 @@ def write_audio(
     from pedalboard.io import AudioFile
 
     out = Path(path)
+    if chunks and out.suffix.lower() != ".wav":
+        raise AudioError(f"{out}: only WAV files take extra chunks ({', '.join(chunks)})")
     _check_writable_format(out)
     data, _ = as_audio(audio, name="audio to write")
     sr = check_sample_rate(sample_rate)
@@ -561,6 +806,8 @@ def write_audio(
             raise
         except Exception as exc:  # noqa: BLE001
             raise AudioError(f"{out}: cannot encode ({exc})") from None
+        if chunks:
+            _insert_wav_chunks(tmp, chunks)
     prep.report()
     return out
 

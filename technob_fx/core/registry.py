@@ -28,6 +28,8 @@ NODE_TYPES: dict[str, str] = {
     "demucs": "technob_fx.stages.stems:DemucsSeparator",
     "quantize": "technob_fx.stages.quantize:Quantize",
     # -- generator nodes (issue 6) --
+    # -- notes and chords (issue 15) --
+    "note_transcriber": "technob_fx.stages.notes:NoteTranscriber",
 }
 
 

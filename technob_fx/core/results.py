@@ -28,7 +28,8 @@ class BeatGrid(Result):
     downbeats : np.ndarray, shape ``(n_bars,)``
         Times of the first beat of each bar (a subset of ``beats``), seconds.
     tempo : float
-        Global tempo in BPM (median of the local tempi for a drifting grid).
+        Global tempo in BPM (median of the local tempi for a drifting grid). The tempo map every
+        export uses is :func:`technob_fx.core.tempo.fit_tempo_map` of the grid.
     beats_per_bar : int
         Meter numerator (4 for techno).
     """
@@ -98,21 +99,6 @@ class BeatGrid(Result):
         if self.beats.size < 2:
             return np.zeros(0)
         return 60.0 / np.diff(self.beats)
-
-    def tempo_map(self, tolerance_bpm: float = 0.05) -> list[tuple[float, float]]:
-        """Tempo changes as ``[(time_s, bpm), ...]``, one entry where the tempo changes.
-
-        A constant grid gives one entry. Consecutive beats whose local tempo differs by less than
-        ``tolerance_bpm`` from the current entry are merged.
-        """
-        tempi = self.local_tempi
-        if tempi.size == 0:
-            return [(float(self.beats[0]) if self.beats.size else 0.0, self.tempo)]
-        out = [(float(self.beats[0]), float(tempi[0]))]
-        for t, bpm in zip(self.beats[1:-1], tempi[1:], strict=False):
-            if abs(bpm - out[-1][1]) > tolerance_bpm:
-                out.append((float(t), float(bpm)))
-        return out
 
     def bars(self) -> np.ndarray:
         """Bar start times (the downbeats), seconds."""

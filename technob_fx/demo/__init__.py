@@ -89,6 +89,8 @@ DEMO_STEPS: list[tuple[str, str]] = [
     ("quantize a drifting track", "technob_fx.demo.quantize:demo_step"),
     # -- DAW bridge exports (issue 5) --
     ("DAW exports", "technob_fx.demo.bridge:demo_step"),
+    # -- report of the demo track (issue 13) --
+    ("report", "technob_fx.demo.report:demo_step"),
     # -- Lo-Fi x Classical generator (issue 6) --
     ("Lo-Fi x Classical blend", "technob_fx.demo.blend:demo_step"),
 ]
@@ -158,6 +160,9 @@ def run_demo(
             _resolve(target)(ctx)
         ctx.summary.setdefault("step_seconds", {})[title] = round(time.perf_counter() - t, 2)
     ctx.summary["total_seconds"] = round(time.perf_counter() - t0, 2)
+    from .index import write_index  # index.html and summary["outputs"]: every file, one line each
+
+    write_index(out, ctx.summary)
     atomic_write_text(out / "summary.json", json.dumps(ctx.summary, indent=2) + "\n")
-    log(f"done in {ctx.summary['total_seconds']:.1f} s; results in {out.resolve()}/ (summary.json)")
+    log(f"done in {ctx.summary['total_seconds']:.1f} s; results in {out.resolve()}/ (index.html, summary.json)")
     return ctx

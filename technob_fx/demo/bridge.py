@@ -1,4 +1,5 @@
-"""The DAW bridge's ``technob demo`` step: export the demo track for REAPER, MIDI, JAMS, Audacity."""
+"""The DAW bridge's ``technob demo`` step: export the demo track for REAPER, MIDI, JAMS, Audacity
+and DAWproject."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def demo_step(ctx: DemoContext) -> None:
     """Export the synthesised track's true beat grid, sections, key and notes to ``daw/``.
 
     Writes ``daw/track.RPP`` (mix track plus the harmonic/percussive stems when the separation
-    step left them in ``hpss/``), ``daw/track.mid``, ``daw/track.jams`` and Audacity label files;
+    step left them in ``hpss/``), ``daw/track.mid``, ``daw/track.jams``, Audacity label files and
+    ``daw/track.dawproject``;
     when the analysis step left ``analysis/analysis.json``, the same files of what it detected
     as ``daw/track_analysed.*``. ``ctx`` is a :class:`technob_fx.demo.DemoContext`.
     """

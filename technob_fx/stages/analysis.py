@@ -23,15 +23,22 @@ One document, one writer, one reader:
       "sample_rate": 44100.0,               # Hz (0 = unknown)
       "channels": 2,                        # (0 = unknown)
       "tempo": 128.0,                       # REQUIRED: median local tempo (0 = no beat)
-      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) where the bar tempo changes > 1 BPM;
-                                            #   derived from the beats (checked, not read back)
+      "tempo_map": [[0.0, 128.0], ...],     # (time, BPM) of each point of the one tempo map
+                                            #   (core.tempo.fit_tempo_map, steps: one point for a
+                                            #   steady track); audio seconds (a pickup bar's point
+                                            #   can be < 0); derived from the beats (checked, not
+                                            #   read back)
       "beats_per_bar": 4,                   # default 4
       "beats": [...],                       # strictly increasing; absent: a constant grid at
                                             #   `tempo` from 0 s (empty when tempo is 0)
       "downbeats": [...],                   # each one of the beats
       "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],   # ordered, no overlap
       "key": {"label": "A minor", "tonic": "A", "mode": "minor", "confidence": 0.70} | "A minor" | null,
-      "notes": [{"onset": ..., "offset": ..., "pitch": 69, "velocity": 100}, ...],
+      "notes": [{"onset": ..., "offset": ..., "pitch": 69, "velocity": 100}, ...],   # monophonic (pitch)
+      "transcription": [{"onset": ..., "offset": ..., "pitch": 45, "velocity": 96}, ...] | null,
+                                            # polyphonic notes (stages.notes; null: not run)
+      "chords": [{"start": 0.0, "end": 1.875, "label": "A:min", "confidence": 0.8}, ...] | null,
+                                            # one per bar, Harte labels ("N": none)
       "features": {"integrated_lufs": ..., "loudness_range_lu": ..., "rms_dbfs": ...,
                    "mean_centroid_hz": ..., "mean_flatness": ..., "mean_onset_strength": ...,
                    "max_short_term_lufs": ..., "voiced_fraction": ...} | null,
@@ -71,9 +78,10 @@ import numpy as np
 from ..core.audio import as_audio, check_sample_rate
 from ..core.errors import AudioError, PathError, TechnobError
 from ..core.node import Result
-from ..core.progress import ProgressCallback
+from ..core.progress import ProgressCallback, scaled
 from ..core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation
 from .features import N_MFCC, Features
+from .notes import Transcription
 from .pitch import PitchTrack
 
 #: Schema written by :meth:`Analysis.write` / :meth:`Analysis.to_dict`.
@@ -135,21 +143,14 @@ def _inline(a: np.ndarray) -> list:
     return a.tolist()
 
 
-def tempo_map(grid: BeatGrid, tolerance_bpm: float = 1.0) -> list[list[float]]:
-    """Bar-by-bar tempo changes ``[[time_s, bpm], ...]`` (one entry for a steady track).
+def tempo_map(grid: BeatGrid) -> list[list[float]]:
+    """Tempo changes ``[[time_s, bpm], ...]`` (audio seconds) of the grid's one tempo map
+    (:func:`technob_fx.core.tempo.fit_tempo_map`): one entry for a steady track."""
+    from ..core.tempo import fit_tempo_map
 
-    The tempo of each bar is its beat count over its length; a new entry starts where it moves
-    more than ``tolerance_bpm`` away from the current entry.
-    """
-    db = grid.downbeats
-    if db.size < 2:
-        return [[float(grid.beats[0]), grid.tempo]] if grid.beats.size else []
-    bpm = 60.0 * grid.beats_per_bar / np.diff(db)
-    out = [[float(db[0]), float(bpm[0])]]
-    for t, b in zip(db[1:-1], bpm[1:], strict=True):
-        if abs(b - out[-1][1]) > tolerance_bpm:
-            out.append([float(t), float(b)])
-    return out
+    if grid.beats.size == 0:
+        return []
+    return [[p["time"], p["bpm"]] for p in fit_tempo_map(grid).to_json()]
 
 
 @dataclass
@@ -183,6 +184,8 @@ class Analysis(Result):
         Seconds spent per stage.
     stems : dict
         Stem name -> audio file path (written relative to the output folder).
+    transcription : Transcription or None
+        Polyphonic notes and chords per bar (:mod:`technob_fx.stages.notes`); None when not run.
     """
 
     duration: float
@@ -197,6 +200,7 @@ class Analysis(Result):
     source: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     stems: dict[str, str] = field(default_factory=dict)
+    transcription: Transcription | None = None
 
     # -- the one writer -------------------------------------------------------------------------
 
@@ -227,6 +231,10 @@ class Analysis(Result):
             "key": ({"label": k.label, "tonic": k.tonic, "mode": k.mode, "confidence": k.confidence}
                     if k is not None else None),
             "notes": [n.to_dict() for n in self.pitch.notes],
+            "transcription": ([n.to_dict() for n in self.transcription.notes]
+                              if self.transcription is not None else None),
+            "chords": ([c.to_dict() for c in self.transcription.chords]
+                       if self.transcription is not None else None),
             "features": f.summary() if f is not None else None,
             "bars": ({name: getattr(f, attr) for name, attr in BAR_FIELDS.items()}
                      if f is not None else None),
@@ -528,15 +536,15 @@ def _read_key(c: _Checker, value: Any) -> KeyEstimate | None:
     return KeyEstimate(tonic, mode, float(conf))
 
 
-def _read_notes(c: _Checker, value: Any) -> list[NoteEvent]:
+def _read_notes(c: _Checker, value: Any, field: str = "notes") -> list[NoteEvent]:
     if value is None:
         return []
     if not isinstance(value, list):
-        c.bad("notes", f"expected a list of {{onset, offset, pitch, velocity}}, got {_show(value)}")
+        c.bad(field, f"expected a list of {{onset, offset, pitch, velocity}}, got {_show(value)}")
         return []
     out = []
     for i, n in enumerate(value):
-        name = f"notes[{i}]"
+        name = f"{field}[{i}]"
         if not isinstance(n, dict):
             c.bad(name, f"expected an object {{onset, offset, pitch, velocity}}, got {_show(n)}")
             continue
@@ -550,6 +558,33 @@ def _read_notes(c: _Checker, value: Any) -> list[NoteEvent]:
             c.bad(f"{name}.offset", f"{offset:g} is before onset {onset:g}")
             continue
         out.append(NoteEvent(float(onset), float(offset), int(round(pitch)), int(vel)))
+    return out
+
+
+def _read_chords(c: _Checker, value: Any) -> list[Any]:
+    from .chords import Chord
+
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        c.bad("chords", f"expected a list of {{start, end, label}}, got {_show(value)}")
+        return []
+    out = []
+    for i, ch in enumerate(value):
+        name = f"chords[{i}]"
+        if not isinstance(ch, dict):
+            c.bad(name, f"expected an object {{start, end, label, confidence}}, got {_show(ch)}")
+            continue
+        start = c.number(ch.get("start"), f"{name}.start", required=True)
+        end = c.number(ch.get("end"), f"{name}.end", required=True)
+        label = c.text(ch.get("label"), f"{name}.label", required=True)
+        conf = c.number(ch.get("confidence"), f"{name}.confidence", default=0.0, minimum=0, maximum=1)
+        if None in (start, end, label, conf):
+            continue
+        if end <= start:
+            c.bad(f"{name}.end", f"{end:g} is not after start {start:g}")
+            continue
+        out.append(Chord(float(start), float(end), str(label), float(conf)))
     return out
 
 
@@ -683,6 +718,10 @@ def _read_document(data: Any, *, where: str, folder: Path | None) -> Analysis:
     segments = _read_segments(c, data.get("segments"), duration)
     key = _read_key(c, data.get("key"))
     notes = _read_notes(c, data.get("notes"))
+    transcription = None
+    if data.get("transcription") is not None or data.get("chords") is not None:
+        transcription = Transcription(_read_notes(c, data.get("transcription"), "transcription"),
+                                      _read_chords(c, data.get("chords")), float(duration))
     pa = loaded["pitch"]
     if pa is not None:
         n = pa["times"].size
@@ -704,7 +743,7 @@ def _read_document(data: Any, *, where: str, folder: Path | None) -> Analysis:
         duration=float(duration), sample_rate=float(sample_rate or 0.0), tempo=float(tempo), grid=grid,
         segments=segments, key=key, pitch=pitch, features=features, channels=int(channels or 0),
         source=resolve(source) if source else None, timings=timings,
-        stems={k: resolve(v) for k, v in stems.items()},
+        stems={k: resolve(v) for k, v in stems.items()}, transcription=transcription,
     )
 
 
@@ -716,6 +755,7 @@ def analyze(
     min_bpm: float | None = None,
     max_bpm: float | None = None,
     frontend: Any = None,
+    notes: bool = False,
 ) -> Analysis:
     """Run every analysis stage on one buffer, sharing one front-end.
 
@@ -731,6 +771,10 @@ def analyze(
         Tempo range of the beat tracker (defaults 70-180 BPM).
     frontend : Frontend, optional
         Shared front-end of ``audio`` (created when absent).
+    notes : bool
+        Also transcribe the polyphonic notes and name the chord of every bar
+        (:func:`technob_fx.stages.notes.transcribe`). Off by default: it is the slowest stage
+        (about 20x real time, the rest of the analysis over 100x).
 
     Returns
     -------
@@ -780,10 +824,17 @@ def analyze(
     pitch = timed("pitch", lambda: track_pitch(a, sr, frontend=fe))
     step(0.8, "features")
     feats = timed("features", lambda: extract_features(a, sr, grid=grid, pitch=pitch, frontend=fe))
+    tr = None
+    if notes:
+        from .notes import transcribe
+
+        step(0.85, "notes")
+        sub = scaled(progress, 0.85, 1.0)
+        tr = timed("notes", lambda: transcribe(a, sr, chords=True, grid=grid, frontend=fe, progress=sub))
     step(1.0, "done")
     return Analysis(
         duration=fe.duration, sample_rate=sr, tempo=grid.tempo, grid=grid, segments=segs, key=key,
-        pitch=pitch, features=feats, channels=int(a.shape[0]), timings=timings,
+        pitch=pitch, features=feats, channels=int(a.shape[0]), timings=timings, transcription=tr,
     )
 
 
@@ -794,6 +845,7 @@ def analyze_file(
     progress: ProgressCallback | None = None,
     min_bpm: float | None = None,
     max_bpm: float | None = None,
+    notes: bool = False,
 ) -> Analysis:
     """Decode an audio file, :func:`analyze` it and optionally :meth:`~Analysis.write` the results.
 
@@ -807,6 +859,8 @@ def analyze_file(
         ``progress(fraction, message)``.
     min_bpm, max_bpm : float, optional
         Tempo range of the beat tracker.
+    notes : bool
+        Polyphonic notes and chords too (see :func:`analyze`).
 
     Returns
     -------
@@ -815,7 +869,8 @@ def analyze_file(
     t0 = time.perf_counter()
     fe, sr, channels = load_frontend(path)
     t_load = time.perf_counter() - t0
-    res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe)
+    res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe,
+                  notes=notes)
     res.sample_rate = sr
     res.channels = channels
     res.timings = {"load": t_load, **res.timings}

@@ -283,7 +283,7 @@ def track_beats(
     -------
     BeatGrid
         ``beats`` and ``downbeats`` in seconds; ``tempo`` is the median local tempo in BPM
-        (``grid.tempo_map()`` gives the changes of a drifting track). An empty grid with tempo
+        (:func:`technob_fx.core.tempo.fit_tempo_map` gives the tempo map of a drifting track). An empty grid with tempo
         0 when the audio has no beat (silence, noise, too short).
 
     Raises

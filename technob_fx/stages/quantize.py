@@ -432,6 +432,72 @@ def warp_stems(
 
 
 # --------------------------------------------------------------------------------------------
+# Loop-exact output
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Loop:
+    """A whole number of bars of warped audio, from its first downbeat.
+
+    Attributes
+    ----------
+    start : int
+        First sample (the first downbeat in the warped audio).
+    length : int
+        Samples: ``bars * beats_per_bar * 60 / bpm`` seconds, rounded to the sample.
+    bars, beats_per_bar : int
+    bpm : float
+        The loop's tempo.
+    """
+
+    start: int
+    length: int
+    bars: int
+    beats_per_bar: int
+    bpm: float
+
+    @property
+    def beats(self) -> int:
+        return self.bars * self.beats_per_bar
+
+
+def loop_region(grid: BeatGrid, time_map: TimeMap, sr: float, n_out: int, *, bars: int | None = None) -> Loop:
+    """Where a loop of whole bars starts and how long it is, in the warped audio.
+
+    Parameters
+    ----------
+    grid : BeatGrid
+        The input's grid (its first downbeat starts the loop).
+    time_map : TimeMap
+        The map the audio was warped with (its ``target_bpm`` is the loop's tempo).
+    sr : float
+        Hz.
+    n_out : int
+        Samples of warped audio.
+    bars : int, optional
+        Bars to keep (default: as many whole bars as the audio holds after the first downbeat).
+
+    Raises
+    ------
+    ParameterError
+        Fewer than one whole bar after the first downbeat, or fewer than ``bars``.
+    """
+    bpb = max(int(grid.beats_per_bar), 1)
+    first = float(grid.downbeats[0]) if grid.downbeats.size else float(grid.beats[0])
+    t0 = float(time_map.map_times(np.array([first]), n_out / sr + 1.0)[0])
+    start = int(round(t0 * sr))
+    bar_s = bpb * 60.0 / time_map.target_bpm
+    whole = int(np.floor((n_out - start) / sr / bar_s + 1e-9))
+    if bars is None:
+        bars = whole
+    if bars < 1 or bars > whole:
+        raise ParameterError(f"the quantized audio holds {whole} whole bar(s) of {bpb} beats after the first "
+                             f"downbeat at {t0:.3f} s; cannot cut {bars if bars else 'one'}")
+    return Loop(start, int(round(bars * bar_s * sr)), int(bars), bpb, float(time_map.target_bpm))
+
+
+# --------------------------------------------------------------------------------------------
 # Beat grid when none is given
 # --------------------------------------------------------------------------------------------
 

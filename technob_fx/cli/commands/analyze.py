@@ -1,4 +1,4 @@
-"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM]``."""
+"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM] [--report]``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder for analysis.json and the arrays (default: IN's name + '.analysis')")
     p.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 70)")
     p.add_argument("--max-bpm", type=float, default=None, help="highest tempo considered (default 180)")
+    p.add_argument("--report", action="store_true",
+                   help="also write DIR/report.png and DIR/report.html (see `technob report`)")
+    p.add_argument("--notes", action="store_true",
+                   help="also transcribe the polyphonic notes (bass, chords, lead) and name the chord of "
+                        "every bar (about 20x real time; the rest of the analysis runs over 100x)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
@@ -33,13 +38,23 @@ def run(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise PathError(f"output folder is a file: {out_dir}")
     with bar(f"analyze {args.input.name}", enabled=None if not args.quiet else False) as cb:
-        res = analyze_file(args.input, out_dir, progress=cb, min_bpm=args.min_bpm, max_bpm=args.max_bpm)
+        res = analyze_file(args.input, out_dir, progress=cb, min_bpm=args.min_bpm, max_bpm=args.max_bpm,
+                           notes=args.notes)
     if not args.quiet:
         total = sum(res.timings.values())
         print(f"{args.input.name}: {res.duration:.1f} s, {res.tempo:.2f} BPM, key {res.key.label}, "
               f"{res.features.integrated_lufs:.1f} LUFS, {len(res.grid.beats)} beats, "
-              f"{len(res.grid.downbeats)} bars, {len(res.pitch.notes)} notes")
+              f"{len(res.grid.downbeats)} bars, {len(res.pitch.notes)} notes"
+              + (f", {len(res.transcription.notes)} transcribed notes" if res.transcription else ""))
         for s in res.segments:
             print(f"  {s.start:8.2f} - {s.end:8.2f} s  {s.label}")
         print(f"wrote {out_dir / 'analysis.json'} ({res.duration / max(total, 1e-9):.0f}x real time)")
+    if args.report:
+        from ...report import write_report
+        from .report import print_report
+
+        with bar(f"report {args.input.name}", enabled=None if not args.quiet else False) as cb:
+            rep = write_report(out_dir, out_dir, progress=cb)
+        if not args.quiet:
+            print_report(rep)
     return 0

@@ -1,4 +1,7 @@
-"""``technob bridge --daw ableton|reaper|generic``: the OSC server (see bridge.osc)."""
+"""``technob bridge [serve] --daw ableton|reaper|generic``: the OSC server (see bridge.osc);
+``technob bridge pull ANALYSIS --daw reaper|ableton`` (or ``--from-rpp FILE``): the producer's
+tempo and markers back into the analysis; ``technob bridge install-live-script``: copy the
+TechnobFX Remote Script into Ableton Live."""
 
 from __future__ import annotations
 
@@ -25,6 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "With --daw ableton (AbletonOSC) or reaper, analyses are also pushed to the DAW at --send. "
         "File paths from the network must lie under --allow folders (default: the working folder).",
     )
+    p.add_argument("action", nargs="?", choices=("serve", "pull", "install-live-script"), default="serve",
+                   help="serve (default): run the OSC server; pull: read the DAW's tempo and markers "
+                   "back into ANALYSIS; install-live-script: copy the TechnobFX Remote Script (puts "
+                   "stems on Live tracks) into Live's User Library/Remote Scripts")
+    p.add_argument("analysis", nargs="?", type=Path, default=None,
+                   help="pull: the track's analysis.json (or its folder); rewritten with the corrected grid")
+    p.add_argument("--from-rpp", type=Path, default=None, metavar="FILE",
+                   help="pull: read a saved REAPER project (its whole tempo map) instead of asking over OSC")
+    p.add_argument("-o", "--out-dir", type=Path, default=None,
+                   help="pull: write the corrected analysis here instead of beside ANALYSIS")
+    p.add_argument("--dest", type=Path, default=None,
+                   help="install-live-script: the Remote Scripts folder (default: Live's, on macOS/Windows)")
     p.add_argument("--daw", choices=("ableton", "reaper", "generic"), default="generic",
                    help="which DAW to drive: ableton (AbletonOSC on 11000), reaper (its default OSC "
                    "pattern set at --send) or generic (only our /technob namespace; default)")
@@ -33,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--send", default=None, metavar="HOST:PORT",
                    help="the DAW's OSC address (ableton: 127.0.0.1:11000, reaper: 127.0.0.1:8000); "
                    "with --daw generic, where every reply goes instead of the sender")
-    p.add_argument("--reply-port", type=int, default=11001,
-                   help="local port AbletonOSC replies to (default 11001)")
+    p.add_argument("--reaper-feedback", default="127.0.0.1:9001", metavar="HOST:PORT",
+                   help="reaper: where REAPER sends OSC feedback (its Device IP/port; default 127.0.0.1:9001); "
+                   "'off' to not listen")
+    p.add_argument("--reaper-state", type=Path, default=None, metavar="FILE",
+                   help="reaper: remember the markers/regions written here, so a later session removes them")
     p.add_argument("--allow", action="append", type=Path, default=None, metavar="DIR",
                    help="folder network paths may be under (repeatable; default: the working folder)")
     p.add_argument("--public", action="store_true", help="allow listening on a non-loopback address")
@@ -50,6 +68,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "install-live-script":
+        from bridge.ableton import install_live_script
+
+        target = install_live_script(args.dest)
+        print(f"installed {target}\nRestart Live, then in Preferences > Link, Tempo & MIDI pick 'TechnobFX' as a "
+              "Control Surface (beside AbletonOSC in another slot). It listens on 127.0.0.1:11002.")
+        return 0
+    if args.action == "pull":
+        return _pull(args)
     from bridge.osc import OscServer
 
     host, port = _host_port(args.listen, "--listen")
@@ -59,12 +86,13 @@ def run(args: argparse.Namespace) -> int:
         from bridge.ableton import AbletonClient
 
         h, p = _host_port(args.send or DAW_DEFAULT_SEND["ableton"], "--send")
-        daw = AbletonClient(h, p, reply_port=args.reply_port)
+        daw = AbletonClient(h, p)
     elif args.daw == "reaper":
         from bridge.reaper import ReaperClient
 
         h, p = _host_port(args.send or DAW_DEFAULT_SEND["reaper"], "--send")
-        daw = ReaperClient(h, p)
+        fb = None if args.reaper_feedback == "off" else _host_port(args.reaper_feedback, "--reaper-feedback")[1]
+        daw = ReaperClient(h, p, feedback_port=fb, state=args.reaper_state)
     elif args.send:
         reply_to = _host_port(args.send, "--send")
     clock_out = clock_in = in_port = None
@@ -100,4 +128,40 @@ def run(args: argparse.Namespace) -> int:
             in_port.close()
         if clock_out is not None:
             clock_out.close()
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from bridge.pull import describe, pull_into_analysis
+    from technob_fx.core.errors import TechnobError
+
+    if args.analysis is None:
+        raise TechnobError("technob bridge pull: give the track's analysis.json (or its folder)")
+    client = None
+    if args.from_rpp is not None:
+        from bridge.reaper import pull_rpp
+
+        def pull(data):  # noqa: ANN001, ANN202
+            return pull_rpp(data, args.from_rpp)
+    elif args.daw == "reaper":
+        from bridge.reaper import ReaperClient
+
+        h, p = _host_port(args.send or DAW_DEFAULT_SEND["reaper"], "--send")
+        fb = _host_port(args.reaper_feedback, "--reaper-feedback")[1] if args.reaper_feedback != "off" else None
+        client = ReaperClient(h, p, feedback_port=fb, state=args.reaper_state)
+        pull = client.pull
+    elif args.daw == "ableton":
+        from bridge.ableton import AbletonClient
+
+        h, p = _host_port(args.send or DAW_DEFAULT_SEND["ableton"], "--send")
+        client = AbletonClient(h, p)
+        pull = client.pull
+    else:
+        raise TechnobError("technob bridge pull: choose --daw reaper|ableton, or --from-rpp FILE")
+    try:
+        written, before, after = pull_into_analysis(args.analysis, pull, out_dir=args.out_dir)
+    finally:
+        if client is not None:
+            client.close()
+    print(f"wrote {written}: {describe(before, after)}")
     return 0

@@ -1,4 +1,4 @@
-"""``technob quantize IN OUT --bpm 128 [--grid beat|bar|16th] [--strength 1.0] [--engine ...]``."""
+"""``technob quantize IN OUT --bpm 128 [--grid beat|bar|16th] [--strength 1.0] [--engine ...] [--loop]``."""
 
 from __future__ import annotations
 
@@ -31,12 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--also", nargs=2, action="append", metavar=("STEM_IN", "STEM_OUT"), default=[],
                    help="warp another file of the same length with the same time map (repeatable)")
     p.add_argument("--time-map", type=Path, default=None, help="write the time map used as JSON")
+    p.add_argument("--loop", action="store_true",
+                   help="loop-exact output: start on the first downbeat and cut to a whole number of bars "
+                   "(exact to the sample); WAV outputs carry the tempo in an 'acid' chunk (read by Live, "
+                   "FL Studio, REAPER, Bitwig)")
+    p.add_argument("--bars", type=int, default=None, help="with --loop: bars to keep (default: all whole bars)")
+    p.add_argument("--downbeat", type=float, default=None, metavar="SECONDS",
+                   help="correct the grid: time of a downbeat of the input")
+    p.add_argument("--beats-per-bar", type=int, default=None, metavar="N", help="correct the grid: meter numerator")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
 
 def load_grid(path: Path):  # noqa: ANN201 - BeatGrid
-    """Read a beat grid JSON file (a BeatGrid dict, ``{"beats": [...]}`` or a list of times)."""
+    """Read a beat grid JSON file: an ``analysis.json`` (through the one reader), a BeatGrid dict,
+    ``{"beats": [...]}`` or a list of times."""
     import numpy as np
 
     from ...core.errors import ParameterError
@@ -48,8 +57,13 @@ def load_grid(path: Path):  # noqa: ANN201 - BeatGrid
         raise ParameterError(f"{path}: no such grid file") from None
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: not a readable JSON beat grid ({exc})") from None
+    if isinstance(data, dict) and (str(data.get("schema", "")).startswith("technob-analysis")
+                                   or ("duration" in data and "tempo" in data)):
+        from ...stages.analysis import read_analysis
+
+        return read_analysis(path).grid  # the track's analysis (with any corrections pulled in)
     if isinstance(data, dict) and isinstance(data.get("grid"), dict):
-        data = data["grid"]  # an analysis.json
+        data = data["grid"]
     if isinstance(data, list):
         data = {"beats": data}
     if not isinstance(data, dict) or "beats" not in data:
@@ -84,7 +98,21 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if grid is None:
         grid = detect_grid(audio, sr)
+    if args.downbeat is not None or args.beats_per_bar is not None:
+        from ...core.tempo import corrected_grid
+
+        grid = corrected_grid(grid, downbeat=args.downbeat, beats_per_bar=args.beats_per_bar)
+    if args.bars is not None and not args.loop:
+        from ...core.errors import ParameterError
+
+        raise ParameterError("--bars needs --loop")
     tm = time_map(grid, args.bpm, unit=args.grid, strength=args.strength)
+    loop = None
+    if args.loop:  # checked before the (long) warp: a loop that does not fit is refused at once
+        from ...stages.quantize import loop_region
+
+        n_out = int(round(tm.output_duration(audio.shape[1] / sr) * sr))
+        loop = loop_region(grid, tm, sr, n_out, bars=args.bars)
     extra = []
     for stem_in, _ in args.also:
         stem, stem_sr = read_audio(stem_in)
@@ -100,14 +128,25 @@ def run(args: argparse.Namespace) -> int:
             results.append(warp(x, sr, tm, engine=args.engine, high_quality=args.high_quality))
             cb((i + 1) / (1 + len(extra)), f"warped {i + 1}/{1 + len(extra)}")
     elapsed = time.perf_counter() - t0
+    chunks = None
+    if loop is not None:
+        from ...core.io import acid_chunk
+
+        results = [y[:, loop.start: loop.start + loop.length] for y in results]
+        chunks = {"acid": acid_chunk(loop.bpm, loop.beats, loop.beats_per_bar, 4)}
     # Write only once everything is computed: an error above leaves no output at all.
     for out, y in zip(outs, results, strict=True):
-        write_audio(out, y, sr, inputs=inputs)
+        tag = chunks if chunks and out.suffix.lower() == ".wav" else None
+        write_audio(out, y, sr, inputs=inputs, chunks=tag)
     if args.time_map is not None:
         atomic_write_text(args.time_map, tm.to_json() + "\n")
     if not args.quiet:
-        dur = audio.shape[1] / sr
-        print(f"wrote {args.output}: {dur:.1f} s from {grid.tempo:.2f} BPM to {args.bpm:g} BPM "
-              f"({args.grid} grid, strength {args.strength:g}, {args.engine}), "
-              f"{dur * len(results) / max(elapsed, 1e-9):.0f}x real time")
+        n = results[0].shape[1]
+        speed = audio.shape[1] / sr * len(results) / max(elapsed, 1e-9)
+        what = (f"{loop.bars} bars of {loop.beats_per_bar} at {args.bpm:g} BPM from the first downbeat "
+                f"({loop.start / sr:.3f} s into the warped audio), " if loop else "")
+        tagged = " (tempo in its acid chunk)" if chunks and args.output.suffix.lower() == ".wav" else ""
+        print(f"wrote {args.output}{tagged}: {what}{n / sr:.3f} s = {n} samples at {sr:g} Hz, {args.bpm:g} BPM "
+              f"({args.grid} grid, strength {args.strength:g}, {args.engine}; input {grid.tempo:.2f} BPM, "
+              f"{audio.shape[1] / sr:.3f} s), {speed:.0f}x real time")
     return 0

@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "without them the error says which files to fetch and where to put them.",
     )
     p.add_argument("input", type=Path, help="audio file (never modified)")
-    p.add_argument("-o", "--out-dir", type=Path, required=True, help="folder for the stem files (created)")
+    p.add_argument("-o", "--out-dir", type=Path, default=None,
+                   help="folder for the stem files (created; default: <name>_stems/ beside IN). A stems.json "
+                   "there lets 'technob export IN' put every stem on its own track")
     p.add_argument("--engine", choices=("demucs", "hpss"), default="demucs", help="demucs (default) or hpss")
     p.add_argument("--model", default="htdemucs",
                    help="demucs model: htdemucs (default), htdemucs_ft, htdemucs_6s, mdx_extra, ... "
@@ -40,9 +42,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ...core.io import audio_info
     from ...core.progress import bar
-    from ...stages.separation import separate
+    from ...stages.separation import default_out_dir, separate
 
     info = audio_info(args.input)
+    if args.out_dir is None:
+        args.out_dir = default_out_dir(args.input)
     if args.engine == "demucs":
         opts = dict(model=args.model, repo=args.repo, device=args.device, segment=args.segment,
                     overlap=args.overlap, shifts=args.shifts, window=args.window)

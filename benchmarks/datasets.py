@@ -1,0 +1,487 @@
+"""Annotated audio for ``benchmarks/bench_accuracy.py``: three groups that are reported apart.
+
+``fixtures``
+    The trap fixtures of :mod:`technob_fx.synth.traps`, with exact truth. Rendered once per
+    (trap, seed, duration, generator source) and cached as 16-bit FLAC under
+    ``<cache>/fixtures/`` so that every system, in every run, reads the same samples.
+``shared``
+    ``../shared/data/annotated`` and the recordings of ``../shared/data/music`` whose tempo, key
+    or meter is known from their own documentation (see :data:`SHARED`). Read in place, never
+    copied.
+``public``
+    Real annotated audio from the test resources of public repositories, never tuned on (only
+    measured). Built into ``<cache>/annotated/<source>/`` from bare git mirrors by::
+
+        # 1. mirror the repositories (the session's `fetch` tool does this), pinned commits:
+        #    github:mir-dataset-loaders/mirdata @ b95bf3893616ff16082beed7869f144bb711c163
+        #    github:CPJKU/madmom                @ 27f032e8947204902c675e5e341a3faf5dc86dae
+        #    -> /work/.mirror/<owner>+<name>/repo
+        # 2. materialise the cache (audio + manifest.json per source):
+        python -m benchmarks.datasets build [--mirrors /work/.mirror] [--cache /work/cache]
+        python -m benchmarks.datasets list   # inventory of every group
+
+    A group whose files are absent is skipped. Audio never enters the repository.
+
+``<cache>`` is ``$TECHNOB_CACHE`` or ``/work/cache`` (``~/.cache/technob`` when that does not exist).
+
+Dedupe: a recording belongs to one group only, and ``shared`` wins. madmom's ``tests/data``
+holds the same ``sample.wav``, ``sample2.wav`` and ``stereo_sample.wav`` as ``shared`` (same
+bytes), ``sample_22050.wav`` is ``sample.wav`` resampled, and ``stereo_chirp`` is a test chirp
+without music: the madmom source adds no file. The mirdata test resources are mostly one- or
+two-second stubs, silent files, or real excerpts whose beat annotations were truncated to their
+first 3-5 beats; :data:`MIRDATA` keeps the real excerpts (20-57 s) with their whole-track tempo,
+meter and key, and scores their beats only inside the annotated span (``Track.beat_span``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+
+def _shared_root() -> Path:
+    """``$TECHNOB_SHARED_DATA``, else ``../shared/data`` beside the repository, else ``/work/shared/data``
+    (a git worktree of the repository lives one level deeper than the clone)."""
+    env = os.environ.get("TECHNOB_SHARED_DATA")
+    if env:
+        return Path(env)
+    beside = REPO.parent / "shared" / "data"
+    return beside if beside.is_dir() else Path("/work/shared/data")
+
+
+SHARED_DATA = _shared_root()
+GROUPS = ("fixtures", "public", "shared")
+
+
+def cache_root() -> Path:
+    """``$TECHNOB_CACHE``, else ``/work/cache``, else ``~/.cache/technob``."""
+    env = os.environ.get("TECHNOB_CACHE")
+    if env:
+        return Path(env)
+    work = Path("/work/cache")
+    return work if work.is_dir() else Path.home() / ".cache" / "technob"
+
+
+@dataclass
+class Track:
+    """One annotated recording; ``None`` marks what its annotation does not say.
+
+    Attributes
+    ----------
+    name, group, source : str
+        Unique name, one of :data:`GROUPS`, and where it comes from.
+    path : Path, optional
+        Audio file (fixtures: the cached FLAC, made on first :meth:`load`).
+    beats, downbeats : np.ndarray, optional
+        Seconds.
+    beat_span : tuple of float, optional
+        ``(start, end)`` seconds that ``beats`` covers when the annotation is partial; estimated
+        beats outside it are not scored.
+    beats_per_bar : int, optional
+        Meter numerator (2 for 6/8 counted in dotted quarters).
+    tempo : float, optional
+        BPM.
+    key : str, optional
+        ``"F# minor"`` (mir_eval format); ``tonic`` alone when only the tonic is known.
+    segments : list of ``(start, end, label)``, optional
+        Sections covering the track.
+    label_kind : str
+        ``"techno"`` or ``"repetition"`` (how ``segments`` are labelled).
+    techno : bool, optional
+        Techno (four-to-the-floor family) or not; None when unknown.
+    provenance : dict
+        Where each annotation comes from (``{"key": "madmom CNN detection ..."}``).
+    duration : float
+        Seconds (0 until loaded when unknown).
+    """
+
+    name: str
+    group: str
+    source: str
+    path: Path | None = None
+    beats: np.ndarray | None = None
+    downbeats: np.ndarray | None = None
+    beat_span: tuple[float, float] | None = None
+    beats_per_bar: int | None = None
+    tempo: float | None = None
+    key: str | None = None
+    tonic: str | None = None
+    segments: list[tuple[float, float, str]] | None = None
+    label_kind: str = "techno"
+    techno: bool | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
+    duration: float = 0.0
+    make: Callable[[], Path] | None = None
+
+    def load(self) -> tuple[np.ndarray, int]:
+        """Audio as float32 ``(channels, samples)`` and its sample rate."""
+        import soundfile as sf
+
+        if self.make is not None and (self.path is None or not self.path.exists()):
+            self.path = self.make()
+        x, sr = sf.read(str(self.path), dtype="float32", always_2d=True)
+        self.duration = x.shape[0] / sr
+        return np.ascontiguousarray(x.T), int(sr)
+
+    def annotations(self) -> list[str]:
+        """Names of the annotations this track has."""
+        have = [("beats", self.beats), ("downbeats", self.downbeats), ("meter", self.beats_per_bar),
+                ("tempo", self.tempo), ("key", self.key), ("sections", self.segments)]
+        out = [k for k, v in have if v is not None]
+        if self.key is None and self.tonic is not None:
+            out.append("tonic")
+        if self.beat_span is not None and "beats" in out:
+            out[out.index("beats")] = f"beats({len(self.beats)}, partial)"
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------
+
+
+def _generator_hash() -> str:
+    """Hash of the generator's source: a changed generator renders new fixtures."""
+    h = hashlib.sha1()
+    for p in ("technob_fx/synth/traps.py", "technob_fx/synth/techno.py"):
+        h.update((REPO / p).read_bytes())
+    return h.hexdigest()[:10]
+
+
+def fixture_tracks(*, quick: bool = False, seed: int = 0, names: list[str] | None = None,
+                   duration: float | None = None) -> list[Track]:
+    """The trap fixtures as tracks (audio rendered and cached on first load).
+
+    ``quick`` renders 30-second versions; ``duration`` sets another length.
+    """
+    from technob_fx.synth.traps import TRAPS, make_trap
+
+    dur = duration if duration is not None else (30.0 if quick else None)
+    tag = _generator_hash()
+    folder = cache_root() / "fixtures"
+    out = []
+    for name in names or list(TRAPS):
+        stem = f"{name}-s{seed}-{'full' if dur is None else f'{dur:g}s'}-{tag}"
+        path = folder / f"{stem}.flac"
+        meta = folder / f"{stem}.json"
+        track = Track(name=name, group="fixtures", source="technob_fx.synth.traps", path=path,
+                      techno=TRAPS[name].techno, provenance={"all": "exact (generated)"})
+
+        def make(name: str = name, path: Path = path, meta: Path = meta) -> Path:
+            import soundfile as sf
+
+            audio, truth = make_trap(name, seed=seed, duration=dur)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.flac")
+            sf.write(str(tmp), audio.T, int(truth.sample_rate), subtype="PCM_16")
+            meta.write_text(truth.to_json())
+            os.replace(tmp, path)
+            return path
+
+        if not (path.exists() and meta.exists()):
+            make()
+        from technob_fx.synth.traps import TrapTruth
+
+        truth = TrapTruth.from_json(meta)
+        track.beats = truth.beats
+        track.downbeats = truth.downbeats
+        track.beats_per_bar = truth.beats_per_bar
+        track.tempo = truth.tempo
+        track.key = truth.key
+        track.segments = [(s.start, s.end, s.label) for s in truth.segments]
+        track.label_kind = truth.label_kind
+        track.duration = truth.duration
+        track.provenance["mode"] = truth.mode
+        track.provenance["meter"] = truth.meter
+        track.make = make
+        out.append(track)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# shared
+# --------------------------------------------------------------------------------------------
+
+#: What is known about the recordings of ../shared/data (and from where).
+SHARED: list[dict] = [
+    {"name": "sample", "file": "annotated/sample.wav", "beats_file": "annotated/sample.beats",
+     "tempo_file": "annotated/sample.tempo", "key": "Ab major",
+     "provenance": {"beats": "hand annotation (madmom tests)", "tempo": "hand annotation (madmom tests)",
+                    "key": "madmom's CNN key detection in its tests (tests/data/detections), not a human annotation"}},
+    {"name": "sample2", "file": "annotated/sample2.wav", "key": "A minor",
+     "provenance": {"key": "madmom's CNN key detection in its tests (tests/data/detections), not a human annotation"}},
+    {"name": "trumpet_loop", "file": "music/sorohanro_-_solo-trumpet-06.hq.ogg", "tempo": 90.0, "tonic": "F",
+     "provenance": {"tempo": "loop pack: 'in F 90 bpm' (LICENSE.txt)", "tonic": "loop pack: 'in F', blues/dorian (mode unknown)"}},
+    {"name": "brahms_hungarian_5", "file": "music/Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).hq.ogg",
+     "key": "F# minor", "provenance": {"key": "title of the recording: 'Allegro in F sharp minor'"}},
+    {"name": "sweet_waltz", "file": "music/147793__setuniman__sweet-waltz-0i-22mi.hq.ogg", "beats_per_bar": 3,
+     "provenance": {"meter": "title: a waltz (3/4)"}},
+]
+
+
+def _read_beats(text: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Beat times and, when the file has them, bar positions (1 = downbeat)."""
+    rows = [ln.replace(",", " ").split() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    t = np.array([float(r[0]) for r in rows])
+    pos = np.array([float(r[1]) for r in rows]) if rows and all(len(r) > 1 for r in rows) else None
+    return t, pos
+
+
+def _meter_from_positions(pos: np.ndarray | None) -> int | None:
+    """Beats per bar when the positions wrap (``... 3, 4, 1``): the position before a 1."""
+    if pos is None:
+        return None
+    p = np.floor(pos).astype(int)
+    wraps = [p[i - 1] for i in range(1, p.size) if p[i] == 1 and p[i - 1] > 1]
+    return int(max(wraps)) if wraps else None
+
+
+def _apply_beats(tr: Track, text: str, partial: bool) -> None:
+    t, pos = _read_beats(text)
+    tr.beats = t
+    if pos is not None:
+        tr.downbeats = t[np.floor(pos).astype(int) == 1]
+        tr.beats_per_bar = tr.beats_per_bar or _meter_from_positions(pos)
+    if partial and t.size >= 2:
+        ibi = float(np.median(np.diff(t)))
+        tr.beat_span = (float(t[0] - 0.5 * ibi), float(t[-1] + 0.5 * ibi))
+
+
+def shared_tracks(root: Path = SHARED_DATA) -> list[Track]:
+    """The ``shared`` group (empty when ``../shared/data`` is absent)."""
+    out = []
+    for e in SHARED:
+        path = root / e["file"]
+        if not path.exists():
+            continue
+        import soundfile as sf
+
+        tr = Track(name=e["name"], group="shared", source="../shared/data", path=path, key=e.get("key"),
+                   duration=float(sf.info(str(path)).duration),
+                   tonic=e.get("tonic"), tempo=e.get("tempo"), beats_per_bar=e.get("beats_per_bar"),
+                   provenance=dict(e["provenance"]))
+        if "beats_file" in e:
+            _apply_beats(tr, (root / e["beats_file"]).read_text(), partial=True)
+            if tr.downbeats is not None and tr.downbeats.size < 2:
+                tr.downbeats = None  # one annotated downbeat says nothing about the bars
+        if "tempo_file" in e:
+            tr.tempo = _first_tempo(root / e["tempo_file"])
+        if tr.key is not None and tr.tonic is None:
+            tr.tonic = tr.key.split()[0]
+        out.append(tr)
+    return out
+
+
+def _first_tempo(path: Path) -> float:
+    rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return float(rows[0][0])
+
+
+# --------------------------------------------------------------------------------------------
+# public (built from mirrors)
+# --------------------------------------------------------------------------------------------
+
+MIRDATA_REPO = "mir-dataset-loaders/mirdata"
+MIRDATA_COMMIT = "b95bf3893616ff16082beed7869f144bb711c163"
+MADMOM_REPO = "CPJKU/madmom"
+MADMOM_COMMIT = "27f032e8947204902c675e5e341a3faf5dc86dae"
+_R = "tests/resources/mir_datasets/"
+
+#: The real excerpts in mirdata's test resources and what their annotations say. Beat files are
+#: truncated to their first beats (scored inside their span only); tempo, key and meter are the
+#: dataset's whole-track values. Meter comes from wrapping bar positions or the dataset's class.
+MIRDATA: list[dict] = [
+    {"name": "gtzan_country_00000", "audio": "gtzan_genre/gtzan_genre/genres/country/country.00000.wav",
+     "beats": "gtzan_genre/gtzan_tempo_beat-main/beats/gtzan_country_00000.beats",
+     "tempo": "gtzan_genre/gtzan_tempo_beat-main/tempo/gtzan_country_00000.bpm", "dataset": "GTZAN (Marchand & Peeters beats/tempo)"},
+    {"name": "ballroom_waltz_105901", "audio": "ballroom/B_1.0/audio/Waltz/Media-105901.wav",
+     "beats": "ballroom/B_1.0/annotations/beats/Media-105901.beats", "tempo": "ballroom/B_1.0/annotations/tempo/Media-105901.bpm",
+     "beats_per_bar": 3, "dataset": "Ballroom (Krebs et al. beats; class Waltz -> 3/4)"},
+    {"name": "hainsworth_001", "audio": "hainsworth/H_1.0/audio/hains001.flac",
+     "beats": "hainsworth/H_1.0/annotations/beats/hains001.beats", "tempo": "hainsworth/H_1.0/annotations/tempo/hains001.bpm",
+     "dataset": "Hainsworth"},
+    {"name": "cuidado_falla_cancion", "audio": "cuidado/C_1.0/audio/cuidado_FallaCancion.flac",
+     "beats": "cuidado/C_1.0/annotations/beats/cuidado_FallaCancion.beats", "tempo": "cuidado/C_1.0/annotations/tempo/cuidado_FallaCancion.bpm",
+     "dataset": "CUIDADO"},
+    {"name": "simac_01", "audio": "simac/S_1.0/audio/simac_01_H_mikri_Rallou.flac",
+     "beats": "simac/S_1.0/annotations/beats/simac_01_H_mikri_Rallou.beats", "tempo": "simac/S_1.0/annotations/tempo/simac_01_H_mikri_Rallou.bpm",
+     "dataset": "SIMAC"},
+    {"name": "brid_0001", "audio": "brid/BRID_1.0/Data/Acoustic Mixtures/4 Instruments/[0001] M4-01-SA.wav",
+     "beats": "brid/BRID_1.0/Annotations/beats/[0001] M4-01-SA.beats", "tempo": "brid/BRID_1.0/Annotations/tempo/[0001] M4-01-SA.bpm",
+     "beats_per_bar": 2, "dataset": "BRID (samba, 2/4)"},
+    {"name": "beatport_key_100066", "audio": "beatport_key/audio/100066 Lindstrom - Monsteer (Original Mix).mp3",
+     "key": "beatport_key/keys/100066 Lindstrom - Monsteer (Original Mix).txt", "dataset": "Beatport EDM key (2 s excerpt)"},
+    {"name": "giantsteps_key_10089", "audio": "giantsteps_key/audio/10089 Jason Sparks - Close My Eyes feat. J. Little (Original Mix).mp3",
+     "key": "giantsteps_key/keys_gs+/10089 Jason Sparks - Close My Eyes feat. J. Little (Original Mix).txt", "dataset": "GiantSteps key (2 s excerpt)"},
+    {"name": "tonality_classicaldb_01", "audio": "tonality_classicaldb/audio/01-Allegro__Gloria_in_excelsis_Deo_in_D_Major - D.wav",
+     "key": "tonality_classicaldb/keys/01-Allegro__Gloria_in_excelsis_Deo_in_D_Major - D.txt", "dataset": "Tonality classicalDB (2 s excerpt)"},
+    {"name": "giantsteps_tempo_28952", "audio": "giantsteps_tempo/audio/28952.LOFI.mp3",
+     "tempo_jams": "giantsteps_tempo/giantsteps-tempo-dataset-0b7d47ba8cae59d3535a02e3db69e2cf6d0af5bb/annotations_v2/jams/28952.LOFI.jams",
+     "dataset": "GiantSteps tempo v2 (2 s excerpt)"},
+]
+#: mirdata test audio not used, and why (the inventory prints it).
+MIRDATA_SKIPPED = ("1-2 s stubs, silent files (beatles, billboard, queen, guitarset, candombe), automatic annotations "
+                   "(jtd: madmom-based beats), and sources without beat/tempo/key/section truth")
+#: madmom tests/data audio and why none is used.
+MADMOM_SKIPPED = {
+    "tests/data/audio/sample.wav": "same bytes as ../shared/data/annotated/sample.wav (group shared)",
+    "tests/data/audio/sample2.wav": "same bytes as ../shared/data/annotated/sample2.wav (group shared)",
+    "tests/data/audio/stereo_sample.wav": "same bytes as ../shared/data/annotated/stereo_sample.wav (no beat/key truth)",
+    "tests/data/audio/sample_22050.wav": "sample.wav resampled (same recording, group shared)",
+    "tests/data/audio/stereo_chirp.wav": "a test chirp, not music",
+    "tests/data/audio/stereo_chirp_rg.flac": "a test chirp, not music",
+    "tests/data/audio/stereo_sample.flac": "stereo_sample.wav encoded as FLAC (no beat/key truth)",
+    "tests/data/audio/stereo_sample_rg.flac": "stereo_sample.wav encoded as FLAC (no beat/key truth)",
+    "tests/data/audio/stereo_sample.m4a": "stereo_sample.wav encoded as AAC (no beat/key truth)",
+}
+
+
+def _git_show(mirror: Path, commit: str, path: str) -> bytes:
+    return subprocess.run(["git", f"--git-dir={mirror}", "show", f"{commit}:{path}"], check=True,
+                          capture_output=True).stdout
+
+
+def _key_text(text: str) -> str:
+    tonic, mode = text.replace("\t", " ").split()[:2]
+    return f"{tonic.strip()} {mode.strip().lower()}"
+
+
+def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> dict[str, int]:
+    """Materialise ``<cache>/annotated/<source>/`` (audio + ``manifest.json``) from the mirrors.
+
+    Returns the number of tracks written per source. Files already there are kept.
+    """
+    import soundfile as sf
+
+    root = (cache or cache_root()) / "annotated"
+    counts: dict[str, int] = {}
+    shared_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in (SHARED_DATA / "annotated").glob("*.wav")} \
+        if (SHARED_DATA / "annotated").is_dir() else set()
+
+    mirror = mirrors / MIRDATA_REPO.replace("/", "+") / "repo"
+    if mirror.is_dir():
+        out_dir = root / "mirdata"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = []
+        for e in MIRDATA:
+            data = _git_show(mirror, MIRDATA_COMMIT, _R + e["audio"])
+            if hashlib.sha1(data).hexdigest() in shared_hashes:
+                continue
+            audio = out_dir / (e["name"] + Path(e["audio"]).suffix)
+            if not audio.exists():
+                audio.write_bytes(data)
+            info = sf.info(str(audio))
+            rec: dict = {"name": e["name"], "file": audio.name, "dataset": e["dataset"], "duration": info.duration,
+                         "origin": f"github:{MIRDATA_REPO}@{MIRDATA_COMMIT}:{_R}{e['audio']}"}
+            if "beats" in e:
+                rec["beats_text"] = _git_show(mirror, MIRDATA_COMMIT, _R + e["beats"]).decode()
+            if "tempo" in e:
+                rec["tempo"] = float(_git_show(mirror, MIRDATA_COMMIT, _R + e["tempo"]).decode().split()[0])
+            if "tempo_jams" in e:
+                jams = json.loads(_git_show(mirror, MIRDATA_COMMIT, _R + e["tempo_jams"]))
+                ann = next(a for a in jams["annotations"] if a["namespace"] == "tempo")
+                rec["tempo"] = float(max(ann["data"], key=lambda d: d.get("confidence") or 0)["value"])
+            if "key" in e:
+                rec["key"] = _key_text(_git_show(mirror, MIRDATA_COMMIT, _R + e["key"]).decode())
+            if "beats_per_bar" in e:
+                rec["beats_per_bar"] = e["beats_per_bar"]
+            manifest.append(rec)
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        counts["mirdata"] = len(manifest)
+
+    mirror = mirrors / MADMOM_REPO.replace("/", "+") / "repo"
+    if mirror.is_dir():
+        out_dir = root / "madmom"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        listing = subprocess.run(["git", f"--git-dir={mirror}", "ls-tree", "-r", "--name-only", MADMOM_COMMIT, "tests/data/audio"],
+                                 check=True, capture_output=True, text=True).stdout.split()
+        skipped = {}
+        for p in listing:
+            if p.endswith((".wav", ".flac")) and hashlib.sha1(_git_show(mirror, MADMOM_COMMIT, p)).hexdigest() in shared_hashes:
+                skipped[p] = "same bytes as a file of ../shared/data/annotated (group shared)"
+            else:
+                skipped[p] = MADMOM_SKIPPED.get(p, "another encoding of a shared recording, or no annotation")
+        (out_dir / "manifest.json").write_text(json.dumps({"tracks": [], "skipped": skipped}, indent=1) + "\n")
+        counts["madmom"] = 0
+    return counts
+
+
+def public_tracks(cache: Path | None = None) -> list[Track]:
+    """The ``public`` group from the built cache (empty when it was not built)."""
+    out = []
+    path = (cache or cache_root()) / "annotated" / "mirdata" / "manifest.json"
+    if not path.exists():
+        return out
+    for rec in json.loads(path.read_text()):
+        tr = Track(name=rec["name"], group="public", source=f"mirdata: {rec['dataset']}", path=path.parent / rec["file"],
+                   tempo=rec.get("tempo"), key=rec.get("key"), beats_per_bar=rec.get("beats_per_bar"),
+                   duration=rec["duration"], provenance={"all": rec["dataset"], "origin": rec["origin"]})
+        if "beats_text" in rec:
+            _apply_beats(tr, rec["beats_text"], partial=True)
+            if tr.downbeats is not None and tr.downbeats.size < 2:
+                tr.downbeats = None
+        if tr.key:
+            tr.tonic = tr.key.split()[0]
+        out.append(tr)
+    return out
+
+
+def load_groups(groups: list[str] | tuple[str, ...] = GROUPS, *, quick: bool = False,
+                traps: list[str] | None = None) -> dict[str, list[Track]]:
+    """Every requested group as its tracks (absent groups are empty lists)."""
+    out: dict[str, list[Track]] = {}
+    for g in groups:
+        if g == "fixtures":
+            out[g] = fixture_tracks(quick=quick, names=traps)
+        elif g == "shared":
+            out[g] = shared_tracks()
+        elif g == "public":
+            out[g] = public_tracks()
+        else:
+            raise ValueError(f"unknown group {g!r}; have {', '.join(GROUPS)}")
+    return out
+
+
+def inventory(groups: dict[str, list[Track]]) -> str:
+    """A markdown table: group, track, seconds, annotations, provenance."""
+    lines = ["| group | track | s | annotations | source |", "|---|---|---:|---|---|"]
+    for g, tracks in groups.items():
+        for t in tracks:
+            lines.append(f"| {g} | {t.name} | {t.duration:.1f} | {', '.join(t.annotations())} | {t.source} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.datasets", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="materialise <cache>/annotated from the mirrors")
+    b.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    b.add_argument("--cache", type=Path, default=None)
+    ls = sub.add_parser("list", help="print the inventory of every group")
+    ls.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    if args.cmd == "build":
+        counts = build(args.mirrors, args.cache)
+        if not counts:
+            print(f"no mirrors under {args.mirrors}; fetch github:{MIRDATA_REPO} and github:{MADMOM_REPO} first", file=sys.stderr)
+            return 1
+        print(", ".join(f"{k}: {v} tracks" for k, v in counts.items()), "->", (args.cache or cache_root()) / "annotated")
+        return 0
+    print(inventory(load_groups(quick=args.quick)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
