@@ -73,19 +73,15 @@ def _num(x: Any) -> float | None:
 
 
 def tempo_summary(analysis: Analysis) -> tuple[list[list[float]], float | None, float | None]:
-    """``(tempo_map, min_bpm, max_bpm)`` of the analysis' beat grid.
+    """``(tempo_map, min_bpm, max_bpm)``: the one tempo map (:func:`technob_fx.core.tempo.fit_tempo_map`,
+    steps, every beat within 1 ms) as ``[[audio_s, bpm], ...]`` and its slowest and fastest tempo."""
+    from ..core.tempo import fit_tempo_map
 
-    TODO(daw): take the map from technob_fx/core/tempo.py (the one tempo map) when it lands;
-    until then this is analysis.json's bar-wise ``tempo_map``.
-    """
-    from ..stages.analysis import tempo_map
-
-    tm = tempo_map(analysis.grid)
-    bars = analysis.grid.downbeats
-    if bars.size >= 2:
-        bpm = 60.0 * analysis.grid.beats_per_bar / np.diff(bars)
-        return tm, _num(bpm.min()), _num(bpm.max())
-    return tm, _num(analysis.tempo), _num(analysis.tempo)
+    if analysis.grid.beats.size < 2:
+        return [], _num(analysis.tempo), _num(analysis.tempo)
+    points = fit_tempo_map(analysis.grid).to_json()
+    bpms = [p["bpm"] for p in points]
+    return [[p["time"], p["bpm"]] for p in points], _num(min(bpms)), _num(max(bpms))
 
 
 def row_from_analysis(
