@@ -102,3 +102,152 @@ class OscSender:
     def send(self, address: str, *args: OscArg) -> None:
         """Send one message."""
         self.sock.sendto(build(address, args), self.target)
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing (our own strict parser: every length is checked against the packet, bundles nest
+# at most MAX_BUNDLE_DEPTH deep, and every failure is an OscParseError naming the problem)
+# --------------------------------------------------------------------------------------------
+
+#: Deepest bundle nesting accepted (a bundle inside a bundle ... inside a datagram).
+MAX_BUNDLE_DEPTH = 8
+#: Most messages one datagram may carry (bundles included): each one is answered.
+MAX_MESSAGES = 32
+
+_BUNDLE = b"#bundle\x00"
+
+
+class OscParseError(TechnobError):
+    """A datagram is not valid OSC 1.0 (the message says where and why)."""
+
+
+def _read_string(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]:
+    nul = data.find(b"\x00", pos, end)
+    if nul < 0:
+        raise OscParseError(f"{what} at byte {pos} has no terminating NUL before the end of the packet")
+    nxt = pos + _pad4(nul - pos)
+    if nxt > end:
+        raise OscParseError(f"{what} at byte {pos}: padding runs past the end of the packet")
+    return data[pos:nul], nxt
+
+
+def _read_int(data: bytes, pos: int, end: int, size: int, what: str) -> int:
+    if pos + size > end:
+        raise OscParseError(f"{what} at byte {pos}: needs {size} bytes, packet ends at {end}")
+    return int.from_bytes(data[pos:pos + size], "big", signed=True)
+
+
+def _parse_message(data: bytes, start: int, end: int) -> tuple[str, tuple[Any, ...]]:
+    import struct
+
+    raw, pos = _read_string(data, start, end, "address")
+    try:
+        address = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise OscParseError(f"address at byte {start} is not ASCII") from None
+    if not address.startswith("/"):
+        raise OscParseError(f"address {address[:60]!r} does not start with '/'")
+    if pos == end:  # OSC 1.0 allows a message without a type tag string: no arguments
+        return address, ()
+    tags_raw, pos = _read_string(data, pos, end, "type tag string")
+    if not tags_raw.startswith(b","):
+        raise OscParseError(f"{address}: type tag string does not start with ','")
+    args: list[Any] = []
+    for n, tag in enumerate(tags_raw[1:].decode("latin-1"), 1):
+        what = f"{address}: argument {n} ({tag!r})"
+        if tag in "ic":
+            v = _read_int(data, pos, end, 4, what)
+            args.append(v if tag == "i" else chr(v & 0x10FFFF) if 0 <= v <= 0x10FFFF else "")
+            pos += 4
+        elif tag == "f":
+            _read_int(data, pos, end, 4, what)
+            args.append(struct.unpack(">f", data[pos:pos + 4])[0])
+            pos += 4
+        elif tag in "ht":
+            v = _read_int(data, pos, end, 8, what)
+            args.append(v if tag == "h" else v & 0xFFFFFFFFFFFFFFFF)
+            pos += 8
+        elif tag == "d":
+            _read_int(data, pos, end, 8, what)
+            args.append(struct.unpack(">d", data[pos:pos + 8])[0])
+            pos += 8
+        elif tag in "sS":
+            raw, pos = _read_string(data, pos, end, what)
+            try:
+                args.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise OscParseError(f"{what} is not UTF-8") from None
+        elif tag == "b":
+            size = _read_int(data, pos, end, 4, what)
+            pos += 4
+            if size < 0 or pos + size > end:
+                raise OscParseError(f"{what}: blob size {size} runs past the end of the packet")
+            args.append(bytes(data[pos:pos + size]))
+            pos += (size + 3) & ~3
+        elif tag in "rm":
+            _read_int(data, pos, end, 4, what)
+            args.append(tuple(data[pos:pos + 4]))
+            pos += 4
+        elif tag in "TF":
+            args.append(tag == "T")
+        elif tag == "N":
+            args.append(None)
+        elif tag == "I":
+            args.append(float("inf"))
+        else:
+            raise OscParseError(f"{what}: unsupported type tag")
+    if pos > end:
+        raise OscParseError(f"{address}: arguments run past the end of the packet")
+    if pos != end:
+        raise OscParseError(f"{address}: {end - pos} bytes left over after the arguments")
+    return address, tuple(args)
+
+
+def parse_packet(data: bytes, *, max_depth: int = MAX_BUNDLE_DEPTH,
+                 max_messages: int = MAX_MESSAGES) -> list[tuple[str, tuple[Any, ...]]]:
+    """Parse one OSC datagram (a message or a bundle) into ``[(address, args), ...]``.
+
+    Arguments come back as Python values: ``i``/``h`` int, ``f``/``d`` float, ``s``/``S`` str,
+    ``b`` bytes, ``T``/``F`` bool, ``N`` None, ``I`` inf, ``t`` int (NTP time tag), ``c`` str,
+    ``r``/``m`` 4-tuples. Bundle time tags are ignored (everything runs on arrival).
+
+    Raises
+    ------
+    OscParseError
+        Empty or unaligned packet, a missing NUL, an element or blob size that is negative or runs
+        past the end of the packet, bundles nested deeper than ``max_depth``, more than
+        ``max_messages`` messages, an unknown type tag, bytes left over. Never anything else.
+    """
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    data = bytes(data)
+    if not data:
+        raise OscParseError("empty packet")
+    if len(data) % 4:
+        raise OscParseError(f"packet size {len(data)} is not a multiple of 4")
+    _parse_element(data, 0, len(data), 0, max_depth, max_messages, out)
+    return out
+
+
+def _parse_element(data: bytes, start: int, end: int, depth: int, max_depth: int, max_messages: int,
+                   out: list[tuple[str, tuple[Any, ...]]]) -> None:
+    if data.startswith(_BUNDLE, start) and start + 8 <= end:
+        if depth >= max_depth:
+            raise OscParseError(f"bundles nested deeper than {max_depth} levels")
+        pos = start + 16
+        if pos > end:
+            raise OscParseError(f"bundle at byte {start} is shorter than its header")
+        while pos < end:
+            size = _read_int(data, pos, end, 4, f"bundle element size at byte {pos}")
+            pos += 4
+            if size <= 0 or size % 4:
+                raise OscParseError(f"bundle element at byte {pos - 4} has size {size} "
+                                    "(must be a positive multiple of 4)")
+            if pos + size > end:
+                raise OscParseError(f"bundle element at byte {pos - 4} has size {size}, past the end "
+                                    f"of its bundle ({end - pos} bytes left)")
+            _parse_element(data, pos, pos + size, depth + 1, max_depth, max_messages, out)
+            pos += size
+        return
+    if len(out) >= max_messages:
+        raise OscParseError(f"more than {max_messages} messages in one packet")
+    out.append(_parse_message(data, start, end))

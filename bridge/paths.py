@@ -3,7 +3,11 @@
 The OSC server takes file paths from any peer that can reach its port, so every path goes through
 :class:`PathPolicy`: it must lie under one of the allowed folders (default: the working folder)
 once symlinks are resolved, and it may not contain a ``..`` component at all. Relative paths
-resolve against the first allowed folder.
+resolve against the first allowed folder -- never against the server's working folder.
+
+The same policy covers the paths that files name, which a peer can write or choose: the plugin
+and impulse-response files inside a preset and the ``source``/``stems`` audio of an
+``analysis.json`` go through :meth:`PathPolicy.check` before anything opens them.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ class PathPolicy:
     def _inside(self, real: Path) -> bool:
         return any(real == a or a in real.parents for a in self.allowed)
 
-    def resolve(self, path: str | Path, *, must_exist: bool = False, for_write: bool = False) -> Path:
+    def resolve(self, path: str | Path, *, must_exist: bool = False, for_write: bool = False,
+                file: bool = False) -> Path:
         """Check a network-supplied path and return its absolute, symlink-free form.
 
         Parameters
@@ -54,6 +59,8 @@ class PathPolicy:
         for_write : bool
             The path will be written: its parent folder must exist inside an allowed folder, and
             an existing symlink at the path itself is refused.
+        file : bool
+            The path will be read as a file: it must exist and not be a folder.
 
         Raises
         ------
@@ -76,13 +83,43 @@ class PathPolicy:
         real = Path(os.path.realpath(p))
         if not self._inside(real):
             raise PathError(f"{text}: outside the allowed folders ({', '.join(map(str, self.allowed))})")
-        if must_exist and not real.exists():
+        if (must_exist or file) and not real.exists():
             raise PathError(f"{text}: no such file")
+        if file and real.is_dir():
+            raise PathError(f"{text}: is a folder; give a file")
         if for_write:
             if not real.parent.is_dir():
                 raise PathError(f"{text}: folder {real.parent} does not exist")
             if real.is_dir():
                 raise PathError(f"{text}: is a folder; give a file name")
+        return real
+
+    def check(self, path: str | Path, what: str) -> Path:
+        """Check a path that a file names (a preset's plugin, an analysis' audio) and return its
+        absolute, symlink-free form.
+
+        Parameters
+        ----------
+        path : str or Path
+            Absolute (relative paths are already joined with the naming file's folder by the
+            reader; here they would resolve against :attr:`root`).
+        what : str
+            Where the path comes from, for the error message (``"preset.toml: chain[0].path"``).
+
+        Raises
+        ------
+        PathError
+            ``"<what> <path>: outside the allowed folders (...)"``; the file is never opened.
+        """
+        text = os.fspath(path)
+        if not str(text).strip() or "\x00" in str(text):
+            raise PathError(f"{what}: empty path or NUL byte")
+        p = Path(text).expanduser()
+        if not p.is_absolute():
+            p = self.root / p
+        real = Path(os.path.realpath(p))
+        if not self._inside(real):
+            raise PathError(f"{what} {text}: outside the allowed folders ({', '.join(map(str, self.allowed))})")
         return real
 
     def resolve_dir(self, path: str | Path, *, create: bool = False) -> Path:

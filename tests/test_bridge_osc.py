@@ -40,11 +40,15 @@ class Peer:
     def send_raw(self, data: bytes):
         self.sock.sendto(data, self.server)
 
-    def recv(self):
-        data, _ = self.sock.recvfrom(65535)
-        self.sizes.append(len(data))
-        msgs = [t.message for t in OscPacket(data).messages]
-        return [(m.address, tuple(m.params)) for m in msgs][0]
+    def recv(self, queued=False):
+        """The next message; a job's ``/technob/queued`` acknowledgement is skipped unless asked for."""
+        while True:
+            data, _ = self.sock.recvfrom(65535)
+            self.sizes.append(len(data))
+            msgs = [t.message for t in OscPacket(data).messages]
+            msg = [(m.address, tuple(m.params)) for m in msgs][0]
+            if queued or msg[0] != "/technob/queued":
+                return msg
 
     def until(self, address):
         """Messages up to and including the first one at ``address``."""
@@ -256,7 +260,8 @@ def test_param_takes_effect_on_the_next_block_of_a_render(tmp_path):
             p.send("/technob/param", "gain", "nope", 1.0)
             assert p.recv()[0] == "/technob/error"
             p.send("/technob/get/params")
-            assert p.recv()[0] == "/technob/param"
+            assert p.recv() == ("/technob/params", (1,))
+            assert p.recv() == ("/technob/param", ("gain", "gain_db", pytest.approx(-6.0)))
         finally:
             p.close()
     out, _ = read_audio(tmp_path / "out.wav")
@@ -338,7 +343,7 @@ def test_liblo_oscsend_to_oscdump(tmp_path, analysis_json):
         dump.close()
     tempo = [ln for ln in lines if "/technob/tempo" in ln]
     assert tempo and " f " in tempo[0] and "128" in tempo[0]
-    seg = [ln for ln in lines if "/technob/segment" in ln]
+    seg = [ln for ln in lines if "/technob/segment " in ln]
     assert seg and " ffs " in seg[0] and "intro" in seg[0]
     beats = [ln for ln in lines if "/technob/beats" in ln]
     assert beats and beats[0].split()[2].startswith("if")

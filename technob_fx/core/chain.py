@@ -478,16 +478,18 @@ class Chain:
     # -- presets ------------------------------------------------------------------------------
 
     @classmethod
-    def from_preset(cls, name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Chain:
+    def from_preset(cls, name_or_path: str | Path, overrides: dict[str, Any] | None = None, *,
+                    check_path: Callable[[Path, str], Path] | None = None) -> Chain:
         """Build a chain from a preset name (see ``technob presets list``) or a TOML file.
 
-        ``overrides`` maps ``"element.param"`` to values applied after loading.
+        ``overrides`` maps ``"element.param"`` to values applied after loading; ``check_path``
+        vets the plugin and impulse files the preset names (:func:`presets.build_elements`).
         """
         from .presets import build_elements, read_preset, resolve_preset
 
         path = resolve_preset(name_or_path)
         chain = cls()
-        for element, name, where in build_elements(read_preset(path), path):
+        for element, name, where in build_elements(read_preset(path), path, check_path=check_path):
             try:
                 chain.append(element, name=name)
             except TechnobError as exc:

@@ -29,6 +29,7 @@ Keys besides ``type``, ``name`` and ``enabled`` are parameters. Shipped presets 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ from .plugins import (
 from .registry import NODE_TYPES, node_class
 
 RESERVED_KEYS = {"type", "name", "enabled"}
+
+#: ``check_path(path, where) -> path``: vets every file a preset names (plugins, impulse
+#: responses) before it is opened; raises a TechnobError to refuse (the OSC server's PathPolicy).
+PathCheck = Callable[[Path, str], Path]
 
 
 def presets_dir() -> Path:
@@ -103,7 +108,8 @@ def read_preset(path: Path) -> dict[str, Any]:
     return data
 
 
-def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path) -> Any:
+def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path,
+                   check_path: PathCheck | None = None) -> Any:
     import pedalboard
 
     cls = getattr(pedalboard, cls_name)
@@ -112,6 +118,8 @@ def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path
         if ir is None:
             raise PresetError(f"{where}: Convolution needs impulse_response_filename")
         ir_path = (base / ir) if not Path(ir).is_absolute() else Path(ir)
+        if check_path is not None:
+            ir_path = check_path(ir_path, f"{where}.impulse_response_filename")
         if not ir_path.is_file():
             raise PresetError(f"{where}.impulse_response_filename: file not found: {ir_path}")
         plugin = cls(str(ir_path))
@@ -128,7 +136,7 @@ def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path
     return plugin
 
 
-def _build_external(entry: dict[str, Any], where: str, base: Path) -> Any:
+def _build_external(entry: dict[str, Any], where: str, base: Path, check_path: PathCheck | None = None) -> Any:
     import pedalboard
 
     unknown = set(entry) - RESERVED_KEYS - {"path", "plugin_name", "parameters"}
@@ -139,6 +147,8 @@ def _build_external(entry: dict[str, Any], where: str, base: Path) -> Any:
     path = Path(entry["path"]).expanduser()
     if not path.is_absolute():
         path = base / path
+    if check_path is not None:
+        path = check_path(path, f"{where}.path")
     if not path.exists():
         raise PresetError(f"{where}.path: plugin file not found: {path}")
     try:
@@ -155,8 +165,12 @@ def _build_external(entry: dict[str, Any], where: str, base: Path) -> Any:
     return plugin
 
 
-def build_elements(data: dict[str, Any], source: Path, base: Path | None = None) -> list[tuple[Any, str | None, str]]:
+def build_elements(data: dict[str, Any], source: Path, base: Path | None = None, *,
+                   check_path: PathCheck | None = None) -> list[tuple[Any, str | None, str]]:
     """Build the elements of parsed preset data (see :func:`read_preset`), in order.
+
+    ``check_path(path, where)``, when given, vets each plugin and impulse-response file before it
+    is opened (and may refuse it by raising).
 
     Returns
     -------
@@ -181,7 +195,7 @@ def build_elements(data: dict[str, Any], source: Path, base: Path | None = None)
             raise PresetError(f"{where}.name must be an identifier, got {name!r}")
         params = {k: v for k, v in entry.items() if k not in RESERVED_KEYS}
         if kind == "plugin":  # errors name the key path: "chain[3].path"
-            element = _build_external(entry, where, base)
+            element = _build_external(entry, where, base, check_path)
         elif kind in NODE_TYPES:
             where = f"{where} (type {kind!r})"
             cls = node_class(kind)
@@ -195,7 +209,7 @@ def build_elements(data: dict[str, Any], source: Path, base: Path | None = None)
                 raise PresetError(f"{where}: {exc}") from None
         elif kind in BUILTIN_EFFECTS:
             where = f"{where} (type {kind!r})"
-            element = _build_builtin(kind, params, where, base)
+            element = _build_builtin(kind, params, where, base, check_path)
         else:
             raise PresetError(
                 f"{where}: unknown type {kind!r}; technob nodes: {', '.join(sorted(NODE_TYPES))}; "

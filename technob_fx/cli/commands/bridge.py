@@ -55,7 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="reaper: remember the markers/regions written here, so a later session removes them")
     p.add_argument("--allow", action="append", type=Path, default=None, metavar="DIR",
                    help="folder network paths may be under (repeatable; default: the working folder)")
-    p.add_argument("--public", action="store_true", help="allow listening on a non-loopback address")
+    p.add_argument("--public", action="store_true",
+                   help="allow listening on a non-loopback address (needs --allow-from and a shared secret)")
+    p.add_argument("--allow-from", action="append", default=None, metavar="CIDR",
+                   help="sender allowlist (repeatable, e.g. 192.168.1.0/24); datagrams from other senders are "
+                   "dropped unanswered. Required with a non-loopback --listen")
+    p.add_argument("--secret-file", type=Path, default=None, metavar="FILE",
+                   help="file holding the shared secret (>= 16 characters; default: $TECHNOB_OSC_SECRET) that "
+                   "every state-changing message must carry as its first argument. Required with a "
+                   "non-loopback --listen")
     p.add_argument("--no-sync", action="store_true", help="don't push analyses to the DAW automatically")
     p.add_argument("--clock-out", default=None, metavar="PORT",
                    help="MIDI output for clock (/technob/clock/start): a port name, or HOST:PORT of a "
@@ -108,14 +116,15 @@ def run(args: argparse.Namespace) -> int:
         clock_in.run(in_port)
     server = OscServer(host, port, allow=args.allow, reply_to=reply_to, daw=daw,
                        auto_sync=daw is not None and not args.no_sync, allow_public=args.public,
-                       clock_out=clock_out, clock_in=clock_in)
+                       allow_from=args.allow_from, secret=_secret(args), clock_out=clock_out, clock_in=clock_in)
     if args.preset:
         from technob_fx.core.chain import Chain
 
         server.chain = Chain.from_preset(args.preset)
     h, p = server.address
     print(f"technob bridge ({args.daw}) listening on {h}:{p}; allowed: "
-          f"{', '.join(map(str, server.policy.allowed))}; Ctrl-C stops", flush=True)
+          f"{', '.join(map(str, server.policy.allowed))}; senders: {server.transport.senders}; secret: "
+          f"{'required' if server.secret else 'none'}; Ctrl-C stops", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -129,6 +138,21 @@ def run(args: argparse.Namespace) -> int:
         if clock_out is not None:
             clock_out.close()
     return 0
+
+
+def _secret(args: argparse.Namespace) -> str | None:
+    """The shared secret: --secret-file's first line, else $TECHNOB_OSC_SECRET, else None."""
+    import os
+
+    from technob_fx.core.errors import PathError
+
+    if args.secret_file is not None:
+        try:
+            text = args.secret_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PathError(f"--secret-file {args.secret_file}: cannot read ({exc})") from None
+        return text.splitlines()[0].strip() if text else ""
+    return os.environ.get("TECHNOB_OSC_SECRET") or None
 
 
 def _pull(args: argparse.Namespace) -> int:
