@@ -481,7 +481,8 @@ class OscServer:
         from technob_fx import __version__
 
         echo = [a if not isinstance(a, str) else a[:200] for a in req.args[:8]
-                if isinstance(a, (str, int, float)) and not isinstance(a, bool)]
+                if isinstance(a, (str, float)) or (isinstance(a, int) and not isinstance(a, bool)
+                                                   and -(2**63) <= a < 2**63)]
         self.send(req.sender, "/technob/pong", f"technob-fx {__version__}", *echo)
 
     @handles("/technob/help", "|s", read_only=True, args="[address]",

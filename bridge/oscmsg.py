@@ -16,20 +16,33 @@ MAX_DATAGRAM = 1400
 
 OscArg = float | int | str | bool | bytes
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
 
 def _pad4(n: int) -> int:
     return (n + 4) & ~3  # string + NUL, padded to 4 bytes
 
 
 def osc_type(value: Any) -> str:
-    """The OSC type tag we send for a Python value (``f`` float32, ``i`` int32, ``s``, ``T``/``F``,
-    ``b`` blob, ``h`` int64 for ints beyond 32 bits)."""
+    """The OSC type tag we send for a Python value (``f`` float32, ``d`` float64 for finite values
+    beyond float32's range, ``i`` int32, ``h`` int64 for ints beyond 32 bits, ``s``, ``T``/``F``,
+    ``b`` blob).
+
+    Raises
+    ------
+    TechnobError
+        An int beyond 64 bits, or a type OSC cannot carry.
+    """
     if isinstance(value, bool):
         return "T" if value else "F"
     if isinstance(value, int):
-        return "i" if -(2**31) <= value < 2**31 else "h"
+        if -(2**31) <= value < 2**31:
+            return "i"
+        if -(2**63) <= value < 2**63:
+            return "h"
+        raise TechnobError(f"cannot send the integer {value} over OSC (beyond 64 bits)")
     if isinstance(value, float):
-        return "f"
+        return "d" if abs(value) > _FLOAT32_MAX and value != float("inf") and value != float("-inf") else "f"
     if isinstance(value, str):
         return "s"
     if isinstance(value, (bytes, bytearray)):
@@ -39,18 +52,23 @@ def osc_type(value: Any) -> str:
 
 def build(address: str, args: Iterable[OscArg] = ()) -> bytes:
     """One OSC message as bytes."""
+    from pythonosc.osc_message_builder import BuildError
+
     b = OscMessageBuilder(address=address)
     for a in args:
         t = osc_type(a)
         b.add_arg(a if t not in "TF" else bool(a), t)
-    return b.build().dgram
+    try:
+        return b.build().dgram
+    except (BuildError, ValueError) as exc:
+        raise TechnobError(f"cannot build OSC message {address[:100]}: {exc}") from None
 
 
 def _payload(a: OscArg) -> int:
     t = osc_type(a)
     if t in "if":
         return 4
-    if t == "h":
+    if t in "hd":
         return 8
     if t == "s":
         return _pad4(len(str(a).encode()))
