@@ -480,9 +480,9 @@ class OscServer:
     def _ping(self, req: Request) -> None:
         from technob_fx import __version__
 
-        echo = [a if not isinstance(a, str) else a[:200] for a in req.args[:8]
+        echo = [a if not isinstance(a, str) else a[:200] for a in req.args
                 if isinstance(a, (str, float)) or (isinstance(a, int) and not isinstance(a, bool)
-                                                   and -(2**63) <= a < 2**63)]
+                                                   and -(2**63) <= a < 2**63)][:8]
         self.send(req.sender, "/technob/pong", f"technob-fx {__version__}", *echo)
 
     @handles("/technob/help", "|s", read_only=True, args="[address]",

@@ -340,6 +340,11 @@ def test_liblo_oscsend_to_oscdump(tmp_path, analysis_json):
             lines = dump.wait_for("outside the allowed folders")
             send("/technob/analyze", "i", "7")
             lines = dump.wait_for("argument 1 must be a string")
+            # every type liblo writes parses (h, d, S, c, m, T, F, N, I); strings and numbers are echoed
+            send("/technob/ping", "ihdScmTFNIs", "1", "2", "2.5", "sym", "x", "90ff0000", "liblo-types")
+            lines = dump.wait_for("liblo-types")
+            send("/technob/help", "s", "/technob/cancel")
+            lines = dump.wait_for("/technob/done ss \"help\" \"1\"")
     finally:
         dump.close()
     tempo = [ln for ln in lines if "/technob/tempo" in ln]
@@ -349,6 +354,10 @@ def test_liblo_oscsend_to_oscdump(tmp_path, analysis_json):
     beats = [ln for ln in lines if "/technob/beats" in ln]
     assert beats and beats[0].split()[2].startswith("if")
     assert any("/technob/error" in ln and " ss " in ln for ln in lines)
+    pong = [ln for ln in lines if "liblo-types" in ln][0]
+    assert '/technob/pong siifssfs "technob-fx ' in pong and ' 1 2 2.500000 "sym" "x" inf "liblo-types"' in pong
+    helped = [ln for ln in lines if "/technob/help sssii" in ln]
+    assert helped and '"/technob/cancel" "[address]"' in helped[0] and helped[0].endswith(" 0 0")
 
 
 def test_cli_bridge_serves_until_interrupted(tmp_path):
