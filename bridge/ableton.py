@@ -62,7 +62,7 @@ import numpy as np
 
 from technob_fx.core.errors import PathError, TechnobError
 
-from .oscmsg import OscArg, OscSender
+from .oscmsg import DAW_MAX_MESSAGES, OscArg, OscSender
 
 if TYPE_CHECKING:
     from technob_fx.core.tempo import TempoMap
@@ -167,7 +167,7 @@ class AbletonClient:
         return self.sender.sock.getsockname()
 
     def _receive(self) -> None:
-        from pythonosc.osc_packet import OscPacket, ParseError
+        from .oscmsg import OscParseError, parse_packet
 
         while not self._stop.is_set():
             try:
@@ -176,15 +176,14 @@ class AbletonClient:
                 continue
             except OSError:
                 return
-            try:
-                packet = OscPacket(data)
-            except (ParseError, ValueError, IndexError):
-                continue
-            for timed in packet.messages:
-                msg = timed.message
-                if msg.address in ("/live/error", "/technob/live/error"):
-                    self.errors.append(" ".join(map(str, msg.params)))
-                self.replies.put((msg.address, tuple(msg.params)))
+            try:  # our strict parser: python-osc loops forever on a bundle element of size -4
+                messages = parse_packet(data, max_messages=DAW_MAX_MESSAGES)
+            except OscParseError:
+                continue  # a malformed datagram must not stop (or hang) this thread
+            for address, args in messages:
+                if address in ("/live/error", "/technob/live/error"):
+                    self.errors.append(" ".join(map(str, args)))
+                self.replies.put((address, tuple(args)))
 
     def close(self) -> None:
         """Stop receiving and close the socket."""

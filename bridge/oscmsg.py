@@ -131,6 +131,8 @@ class OscSender:
 MAX_BUNDLE_DEPTH = 8
 #: Most messages one datagram may carry (bundles included): each one is answered.
 MAX_MESSAGES = 32
+#: Most messages accepted in one datagram from a DAW (REAPER sends its feedback in large bundles).
+DAW_MAX_MESSAGES = 4096
 
 _BUNDLE = b"#bundle\x00"
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from technob_fx.core.errors import TechnobError
 
-from .oscmsg import OscSender
+from .oscmsg import DAW_MAX_MESSAGES, OscSender
 
 if TYPE_CHECKING:
     from .track import TrackData
@@ -122,7 +122,7 @@ class ReaperClient:
         return self.feedback.getsockname() if self.feedback is not None else None
 
     def _receive(self) -> None:
-        from pythonosc.osc_packet import OscPacket, ParseError
+        from .oscmsg import OscParseError, parse_packet
 
         while not self._stop.is_set():
             try:
@@ -131,11 +131,12 @@ class ReaperClient:
                 continue
             except OSError:
                 return
-            try:
-                for m in OscPacket(data).messages:
-                    self._msgs.put((m.message.address, tuple(m.message.params)))
-            except (ParseError, ValueError, IndexError):
-                continue
+            try:  # our strict parser: python-osc loops forever on a bundle element of size -4
+                messages = parse_packet(data, max_messages=DAW_MAX_MESSAGES)
+            except OscParseError:
+                continue  # a malformed datagram must not stop (or hang) this thread
+            for address, args in messages:
+                self._msgs.put((address, tuple(args)))
 
     def close(self) -> None:
         """Close the sockets."""

@@ -181,7 +181,12 @@ def test_remote_script_codec_and_errors():
     assert live_osc.decode(msg) == [("/technob/live/add_stem", ("drums", "/x.wav", 4.0, 3, True))]
     assert OscPacket(msg).messages[0].message.params == ["drums", "/x.wav", 4.0, 3, True]  # python-osc agrees
     assert live_osc.decode(build("/a", [1.5, "s", 2])) == [("/a", (1.5, "s", 2))]
-    for bad in (b"", b"nonsense", b"/a\0\0,q\0\0"):
+    import struct
+
+    bomb = build("/a")
+    for _ in range(332):  # nested 332 deep: a ValueError, not a RecursionError inside Live
+        bomb = b"#bundle\x00" + bytes(8) + struct.pack(">i", len(bomb)) + bomb
+    for bad in (b"", b"nonsense", b"/a\0\0,q\0\0", bomb):
         with pytest.raises(ValueError):
             live_osc.decode(bad)
     h = live_handlers.Handlers(lambda: None)
@@ -198,3 +203,25 @@ def test_install_live_script(tmp_path):
     assert again == target
     assert main(["bridge", "install-live-script", "--dest", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "TechnobFX" / "__init__.py").is_file()
+
+
+def test_client_survives_malformed_datagrams_on_its_reply_port(live):
+    """A bundle nested 332 deep (RecursionError in python-osc), a bundle element of size -4 (python-osc
+    loops forever on it) or garbage on the reply port must not stop or hang the receiving thread: a
+    query afterwards still gets its answer."""
+    import struct
+
+    bomb = build("/live/song/get/tempo", [1.0])
+    for _ in range(332):
+        bomb = b"#bundle\x00" + bytes(8) + struct.pack(">i", len(bomb)) + bomb
+    with client_for(live) as client:
+        client.handshake()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for junk in (bomb, b"garbage", b"#bundle\x00" + bytes(8) + struct.pack(">i", -4)):
+                s.sendto(junk, client.reply_address)
+        finally:
+            s.close()
+        live.set_tempo(126.0)
+        assert client.query("/live/song/get/tempo") == (pytest.approx(126.0),)
+        assert client._thread.is_alive()

@@ -266,3 +266,25 @@ def test_pull_rpp_reads_the_tempo_map_markers_and_item_back(tmp_path, short_trac
     moved = pull_rpp(data, path)
     tm = data.tempo_map(ramps="time")
     assert any(abs(s.start - (10.0 - tm.audio_offset)) < 1e-6 for s in moved.segments)
+
+
+def test_feedback_thread_survives_malformed_datagrams(reaper, data):
+    """A bundle nested 332 deep (RecursionError in python-osc) on the feedback port must not stop
+    the thread that reads REAPER's feedback: a pull afterwards still works."""
+    import struct
+
+    fake, client = reaper
+    bomb = build("/tempo/raw", [120.0])
+    for _ in range(332):
+        bomb = b"#bundle\x00" + bytes(8) + struct.pack(">i", len(bomb)) + bomb
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(bomb, client.feedback_address)
+        s.sendto(b"garbage", client.feedback_address)
+    finally:
+        s.close()
+    client.sync(data)
+    fake.settle()
+    fake.tempo = 127.0
+    assert client.pull(data).grid.tempo == pytest.approx(127.0)
+    assert client._thread.is_alive()

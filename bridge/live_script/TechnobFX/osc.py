@@ -18,23 +18,29 @@ def _string(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos:end].decode("utf-8"), pos + _pad(end - pos + 1)
 
 
-def decode(data: bytes) -> list[tuple[str, tuple]]:
+#: Deepest bundle nesting decoded (deeper: ValueError, never a RecursionError).
+MAX_DEPTH = 8
+
+
+def decode(data: bytes, _depth: int = 0) -> list[tuple[str, tuple]]:
     """The messages of a datagram as ``[(address, args), ...]``.
 
     Raises
     ------
     ValueError
-        A malformed datagram.
+        A malformed datagram (also bundles nested deeper than :data:`MAX_DEPTH`).
     """
     try:
         if data.startswith(b"#bundle\0"):
+            if _depth >= MAX_DEPTH:
+                raise ValueError(f"bundles nested deeper than {MAX_DEPTH} levels")
             out: list[tuple[str, tuple]] = []
             pos = 16
             while pos + 4 <= len(data):
                 (size,) = struct.unpack(">i", data[pos:pos + 4])
                 if size <= 0 or pos + 4 + size > len(data):
                     raise ValueError("bad bundle element size")
-                out += decode(data[pos + 4:pos + 4 + size])
+                out += decode(data[pos + 4:pos + 4 + size], _depth + 1)
                 pos += 4 + size
             return out
         address, pos = _string(data, 0)
