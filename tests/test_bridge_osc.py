@@ -529,8 +529,11 @@ def test_bare_preset_name_is_not_resolved_against_the_working_folder(server, pee
     addr, args = peer.recv()
     assert addr == "/technob/error" and args[0].startswith("no shipped preset named 'evil' (lofi, techno_master")
     assert server.chain is None
+    (server.policy.root / "in.wav").write_bytes(b"RIFF")
     peer.send("/technob/render", "evil", "in.wav", "out.wav")
-    assert peer.recv()[0] == "/technob/error"
+    addr, args = peer.recv()
+    assert addr == "/technob/error" and args[0].startswith("no shipped preset named 'evil' (lofi, techno_master")
+    (server.policy.root / "in.wav").unlink()
     # a shipped name and a preset file inside the allowed folder both work
     peer.send("/technob/chain", "lofi")
     assert peer.recv()[0] == "/technob/chain"
