@@ -437,7 +437,7 @@ class Chain:
         from .io import AtomicAudioWriter, audio_info, check_output_path, stream_audio
 
         info = audio_info(input_path)
-        sr = float(sample_rate or info.sample_rate)
+        sr = check_sample_rate(sample_rate if sample_rate is not None else info.sample_rate)
         total = max(int(round(info.frames * sr / info.sample_rate)), 1)
         if output_path is not None:
             check_output_path(output_path, [input_path])

@@ -386,7 +386,8 @@ def load_plugin(
         kwargs = {"plugin_name": plugin_name} if plugin_name else {}
         plugin = pedalboard.load_plugin(str(path), **kwargs)
     except Exception as exc:  # noqa: BLE001 - pedalboard raises ImportError/ValueError/RuntimeError
-        raise PresetError(f"cannot load plugin {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        why = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        raise PresetError(f"cannot load plugin {path}: {why}") from None
     plugin._technob_path = str(path.resolve())
     if plugin_name:
         plugin._technob_plugin_name = plugin_name
@@ -583,6 +584,8 @@ def set_plugin_parameter(plugin: Any, key: str, value: Any, owner: str = "") -> 
         )
     current = getattr(plugin, key, None)
     if isinstance(current, (int, float)) and not isinstance(current, bool):
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            raise ParameterError(f"{where} must be a number, got {value!r}")
         try:
             num = float(value)
         except (TypeError, ValueError):

@@ -118,6 +118,15 @@ def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path
         ir_path = (base / ir) if not Path(ir).is_absolute() else Path(ir)
         if not ir_path.is_file():
             raise PresetError(f"{where}.impulse_response_filename: file not found: {ir_path}")
+        from .errors import AudioError
+        from .io import audio_info
+
+        try:  # pedalboard takes any file and passes the audio through unchanged when it is not audio
+            info = audio_info(ir_path)
+        except AudioError as exc:
+            raise PresetError(f"{where}.impulse_response_filename: {exc}") from None
+        if info.frames < 1:
+            raise PresetError(f"{where}.impulse_response_filename: {ir_path} holds no audio")
         plugin = cls(str(ir_path))
     else:
         plugin = cls()

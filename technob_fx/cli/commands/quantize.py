@@ -55,6 +55,8 @@ def load_grid(path: Path):  # noqa: ANN201 - BeatGrid
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ParameterError(f"{path}: no such grid file") from None
+    except IsADirectoryError:
+        raise ParameterError(f"{path}: is a folder; give a beat grid or analysis.json file") from None
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: not a readable JSON beat grid ({exc})") from None
     if isinstance(data, dict) and (str(data.get("schema", "")).startswith("technob-analysis")

@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.block_size < 1:
         raise AudioError(f"--block-size must be >= 1, got {args.block_size}")
+    if args.sample_rate is not None:
+        from ...core.audio import check_sample_rate
+
+        check_sample_rate(args.sample_rate)
     chain = Chain.from_preset(args.preset, overrides=parse_sets(args.sets))
     info = audio_info(args.input)
     with bar(f"render {args.input.name}", enabled=None if not args.quiet else False) as cb:
