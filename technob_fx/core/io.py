@@ -539,7 +539,10 @@ def atomic_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator
     """
     out = check_output_path(path, inputs)
     parent = out.parent if str(out.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
+    except OSError as exc:  # name the file the user asked for, not the hidden temporary one
+        raise PathError(f"{out}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
