@@ -172,3 +172,26 @@ def test_cutoff_above_nyquist_is_clamped_once_per_rate_and_streams_like_whole():
     at_limit = Chain([pedalboard.LowpassFilter(3600), pedalboard.PeakFilter(3600, 6.0, 1.0), pedalboard.Gain(0.0)])
     np.testing.assert_array_equal(at_limit(audio, sr), whole)
     assert chain["lowpass_filter"].cutoff_frequency_hz == 5200.0
+
+
+@pytest.mark.parametrize("kind", ["synth", "dense", "noise"])
+def test_techno_master_keeps_true_peak_under_minus_1_dbtp_on_loud_input(short_track, kind):
+    from scipy.signal import resample_poly
+
+    from technob_fx.stages.effects import true_peak, true_peak_bs1770
+
+    x = short_track[0][:, : SR * 6].astype(np.float64)
+    if kind == "dense":
+        x = np.tanh(4 * x / np.abs(x).max())
+    elif kind == "noise":  # full band: the meters differ most near Nyquist
+        x = np.random.default_rng(0).standard_normal((2, SR * 6))
+    x = (x / np.abs(x).max() * 10 ** (-0.5 / 20)).astype(np.float32)  # -0.5 dBFS sample peak
+    y = Chain.from_preset("techno_master")(x, SR)
+    meters = {
+        "technob (kaiser 10)": true_peak(y),
+        "ITU-R BS.1770-4 (48 taps)": true_peak_bs1770(y),
+        "resample_poly default (kaiser 5)": np.abs(resample_poly(y.astype(np.float64), 4, 1, axis=1)).max(),
+    }
+    for name, peak in meters.items():
+        assert 20 * np.log10(peak) <= -1.0, (name, 20 * np.log10(peak))
+    assert np.abs(y).max() < 1.0
