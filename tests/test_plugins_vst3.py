@@ -205,3 +205,13 @@ def test_cli_render_with_a_vst3_preset_and_set(tmp_path, zamcomp, dragonfly, ste
         err = capsys.readouterr().err.strip()
         assert err.startswith("technob: error:") and fragment in err and len(err.splitlines()) == 1, err
         assert not out.exists()
+
+
+def test_presets_show_lists_plugin_parameters(tmp_path, zamdelay, capsys):
+    preset = tmp_path / "echo.toml"
+    preset.write_text(f'[[chain]]\ntype = "plugin"\nname = "echo"\npath = "{zamdelay}"\n'
+                      "[chain.parameters]\ntime_ms = 250.0\ndry_wet = 0.3\n")
+    assert main(["presets", "show", str(preset)]) == 0
+    out = capsys.readouterr().out
+    assert "echo  [plugin 'ZamDelay', dual mono" in out
+    assert "time_ms = 250.0" in out and "dry_wet = 0.3" in out and "delaytime_ms" not in out

@@ -399,15 +399,16 @@ def load_plugin(
 
 def supports_channels(plugin: Any, channels: int) -> bool:
     """Whether a pedalboard plugin processes ``channels``-channel audio (tried on 64 samples of
-    silence, then reset)."""
+    silence, then reset). Instruments, and plugins that fail for another reason, count as yes:
+    processing reports their problem."""
     import numpy as np
 
+    if getattr(plugin, "is_instrument", False):
+        return True
     try:
         plugin.process(np.zeros((channels, 64), np.float32), 44100.0, reset=True)
-    except ValueError as exc:
-        if "channel" in str(exc):
-            return False
-        raise
+    except Exception as exc:  # noqa: BLE001 - pedalboard: ValueError "does not support 2-channel"
+        return "channel" not in str(exc)
     finally:
         plugin.reset()
     return True
