@@ -435,6 +435,19 @@ def adopt_plugin(plugin: Any, name: str = "") -> Any:
     return MultiMono(plugin, name=name or None)
 
 
+def _default_value(par: Any, fallback: Any) -> Any:
+    """The value a plugin parameter takes on loading (from its default raw value)."""
+    from pedalboard._pedalboard import strip_common_float_suffixes
+
+    try:
+        if par.type is bool:
+            return par.default_raw_value >= 0.5
+        text = par.get_text_for_raw_value(par.default_raw_value)
+        return as_typed(float(strip_common_float_suffixes(text))) if par.type is float else str(text)
+    except Exception:  # noqa: BLE001 - a plugin that cannot say: the current value
+        return fallback
+
+
 class MultiMono(EffectNode):
     """A mono plugin on audio of any channel count: one instance per channel ("dual mono").
 
@@ -483,7 +496,7 @@ class MultiMono(EffectNode):
         for key, par in plugin.parameters.items():
             if key not in values:  # read-only
                 continue
-            value = values[key]
+            value = _default_value(par, values[key])
             if par.type is float:
                 spec = ParameterSpec(key, float, value, par.min_value, par.max_value, unit=(par.label or "").strip())
             elif par.type is bool:
