@@ -52,6 +52,7 @@ _LAZY = {
     "analyze_file": "technob_fx.stages.analysis",
     "Analysis": "technob_fx.stages.analysis",
     "load_preset": "technob_fx.core.chain",
+    "load_plugin": "technob_fx.core.plugins",
     "list_presets": "technob_fx.core.presets",
     "TechnobError": "technob_fx.core.errors",
     "AudioError": "technob_fx.core.errors",
@@ -96,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core.frontend import Frontend  # noqa: F401
     from .core.io import audio_info, read_audio, resample, stream_audio, write_audio  # noqa: F401
     from .core.node import AnalyzerNode, EffectNode, Node, Param, ParameterSpec, Result  # noqa: F401
+    from .core.plugins import load_plugin  # noqa: F401
     from .core.presets import list_presets  # noqa: F401
     from .core.results import BeatGrid, KeyEstimate, NoteEvent, Segment, Segmentation  # noqa: F401
     from .stages.analysis import Analysis, analyze, analyze_file  # noqa: F401

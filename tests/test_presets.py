@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+import warnings
 
 import numpy as np
 import pedalboard
 import pytest
 
 from technob_fx.core.chain import Chain, load_preset
-from technob_fx.core.errors import PresetError
+from technob_fx.core.errors import PresetError, TechnobWarning
 from technob_fx.core.presets import list_presets, presets_dir
 from technob_fx.stages.effects import VinylNoise, WowFlutter
 
@@ -134,3 +135,63 @@ def test_float_parameters_print_and_save_as_typed(tmp_path, capsys):
     text = path.read_text()
     assert "gain_db = 1.5\n" in text and "q = 0.707\n" in text and "1.49999" not in text
     assert Chain.from_preset(path).to_preset(tmp_path / "again.toml").read_text().replace("again", "tm") == text
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 192000])
+@pytest.mark.parametrize("name", sorted(list_presets()))
+def test_every_shipped_preset_holds_from_8_to_192_khz(name, sr):
+    rng = np.random.default_rng(3)
+    t = np.arange(sr) / sr
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal((2, sr))).astype(np.float32)
+    chain = Chain.from_preset(name)
+    before = dict(chain.parameters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = chain(audio, sr)
+    assert out.shape == audio.shape and np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    clamped = [str(w.message) for w in caught if issubclass(w.category, TechnobWarning)]
+    too_high = [k for k, v in before.items() if k.endswith(("cutoff_frequency_hz", "cutoff_hz")) and v > 0.45 * sr]
+    assert len(clamped) == len(too_high)  # one warning per clamped cutoff, naming it
+    for key in too_high:
+        assert any(msg.startswith(f"{key}=") and f"using {0.45 * sr:g} Hz" in msg for msg in clamped)
+    assert dict(chain.parameters) == before  # the preset's own values are kept for other rates
+
+
+def test_cutoff_above_nyquist_is_clamped_once_per_rate_and_streams_like_whole():
+    sr = 8000
+    rng = np.random.default_rng(4)
+    audio = (rng.standard_normal((2, sr * 2)) * 0.2).astype(np.float32)
+    chain = Chain([pedalboard.LowpassFilter(5200), pedalboard.PeakFilter(9000, 6.0, 1.0), pedalboard.Gain(0.0)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        whole = chain(audio, sr)
+        chain.reset()
+        blocks = [chain.process(audio[:, i : i + 1000], sr, reset=False) for i in range(0, audio.shape[1], 1000)]
+    assert len([w for w in caught if issubclass(w.category, TechnobWarning)]) == 2
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), whole)
+    at_limit = Chain([pedalboard.LowpassFilter(3600), pedalboard.PeakFilter(3600, 6.0, 1.0), pedalboard.Gain(0.0)])
+    np.testing.assert_array_equal(at_limit(audio, sr), whole)
+    assert chain["lowpass_filter"].cutoff_frequency_hz == 5200.0
+
+
+@pytest.mark.parametrize("kind", ["synth", "dense", "noise"])
+def test_techno_master_keeps_true_peak_under_minus_1_dbtp_on_loud_input(short_track, kind):
+    from scipy.signal import resample_poly
+
+    from technob_fx.stages.effects import true_peak, true_peak_bs1770
+
+    x = short_track[0][:, : SR * 6].astype(np.float64)
+    if kind == "dense":
+        x = np.tanh(4 * x / np.abs(x).max())
+    elif kind == "noise":  # full band: the meters differ most near Nyquist
+        x = np.random.default_rng(0).standard_normal((2, SR * 6))
+    x = (x / np.abs(x).max() * 10 ** (-0.5 / 20)).astype(np.float32)  # -0.5 dBFS sample peak
+    y = Chain.from_preset("techno_master")(x, SR)
+    meters = {
+        "technob (kaiser 10)": true_peak(y),
+        "ITU-R BS.1770-4 (48 taps)": true_peak_bs1770(y),
+        "resample_poly default (kaiser 5)": np.abs(resample_poly(y.astype(np.float64), 4, 1, axis=1)).max(),
+    }
+    for name, peak in meters.items():
+        assert 20 * np.log10(peak) <= -1.0, (name, 20 * np.log10(peak))
+    assert np.abs(y).max() < 1.0

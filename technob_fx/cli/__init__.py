@@ -8,6 +8,7 @@ the module sets ``func`` on its parser. Heavy imports happen inside the command 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
     except TechnobError as exc:
         for line in str(exc).splitlines() or [""]:  # one line per problem (AnalysisFileError)
             print(f"technob: error: {line}", file=sys.stderr)
@@ -61,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("technob: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `technob presets show x | head`: the reader left; stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # read-only or full disk, permissions, missing folders...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"technob: error: {where}{exc.strerror or exc}", file=sys.stderr)

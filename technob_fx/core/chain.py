@@ -31,7 +31,15 @@ from .audio import all_finite, as_audio, check_sample_rate, restore_layout
 from .errors import AudioError, ParameterError, PresetError, TechnobError
 from .frontend import Frontend
 from .node import AnalyzerNode, Node, ParameterSpec
-from .plugins import default_name, is_plugin, plugin_parameters, set_plugin_parameter
+from .plugins import (
+    adopt_plugin,
+    clamp_below_nyquist,
+    default_name,
+    is_plugin,
+    plugin_parameters,
+    restore_parameters,
+    set_plugin_parameter,
+)
 
 #: Progress callback: ``callback(fraction_done in [0, 1], message)``.
 ProgressCallback = Callable[[float, str], None]
@@ -116,7 +124,13 @@ class Chain:
         self.insert(len(self._elements), element, name)
 
     def insert(self, index: int, element: Element, name: str | None = None) -> None:
-        """Insert an element before ``index``."""
+        """Insert an element before ``index``.
+
+        External (VST3/AU) plugins get validated parameters; a mono one runs once per channel
+        (see :func:`~technob_fx.core.plugins.adopt_plugin`).
+        """
+        if is_plugin(element):
+            element = adopt_plugin(element, name or default_name(element))
         if isinstance(element, Node):
             base = name or element.name
         elif isinstance(element, Chain):
@@ -333,10 +347,14 @@ class Chain:
                     if audio.shape[1] == 0:
                         out = audio
                     else:
+                        members = [(self._names[j], self._elements[j]) for j in _idx]
+                        clamped = clamp_below_nyquist(members, sr, self.__dict__.setdefault("_nyquist_warned", set()))
                         try:
                             out = el.process(audio, sr, buffer_size=buffer_size, reset=reset)
                         except Exception as exc:  # noqa: BLE001 - surface the element name
                             raise AudioError(f"{name}: plugin failed: {exc}") from None
+                        finally:
+                            restore_parameters(clamped)
                     out = np.ascontiguousarray(out, dtype=np.float32)
                 self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
                 if out.ndim == 1:
@@ -419,7 +437,7 @@ class Chain:
         from .io import AtomicAudioWriter, audio_info, check_output_path, stream_audio
 
         info = audio_info(input_path)
-        sr = float(sample_rate or info.sample_rate)
+        sr = check_sample_rate(sample_rate if sample_rate is not None else info.sample_rate)
         total = max(int(round(info.frames * sr / info.sample_rate)), 1)
         if output_path is not None:
             check_output_path(output_path, [input_path])

@@ -539,7 +539,10 @@ def atomic_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator
     """
     out = check_output_path(path, inputs)
     parent = out.parent if str(out.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
+    except OSError as exc:  # name the file the user asked for, not the hidden temporary one
+        raise PathError(f"{out}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -564,6 +567,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def _write_failure(path: Path, exc: BaseException) -> str:
+    """One line for an encoder that could not write ``path`` (a full or read-only disk...)."""
+    import shutil
+
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(parent).free
+    except OSError:
+        free = None
+    why = f"no space left on the device ({free} bytes free)" if free is not None and free < 1 << 20 else str(exc)
+    return f"{path}: cannot write audio: {why}"
 
 
 def _check_writable_format(out: Path) -> None:
@@ -804,6 +820,8 @@ def write_audio(
                 f.write(prep(data))
         except AudioError:
             raise
+        except RuntimeError as exc:  # pedalboard: "Unable to write data to audio file."
+            raise AudioError(_write_failure(out, exc)) from None
         except Exception as exc:  # noqa: BLE001
             raise AudioError(f"{out}: cannot encode ({exc})") from None
         if chunks:
@@ -870,13 +888,22 @@ class AtomicAudioWriter:
                 f"{self.path}: block has {data.shape[0]} channels, writer has {self.channels}"
             )
         if data.shape[1]:
-            self._file.write(self._prep(data))  # type: ignore[union-attr]
+            try:
+                self._file.write(self._prep(data))  # type: ignore[union-attr]
+            except RuntimeError as exc:  # pedalboard: "Unable to write data to audio file."
+                raise AudioError(_write_failure(self.path, exc)) from None
             self.frames += data.shape[1]
 
     def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
         assert self._ctx is not None
-        with contextlib.suppress(Exception):
+        try:
             self._file.close()  # type: ignore[union-attr]
+        except Exception as close_exc:  # noqa: BLE001 - the last block did not reach the disk
+            if exc_type is None:  # never rename a truncated file into place
+                exc = AudioError(_write_failure(self.path, close_exc))
+                exc_type, tb = type(exc), None
+                self._ctx.__exit__(exc_type, exc, tb)
+                raise exc from None
         suppressed = bool(self._ctx.__exit__(exc_type, exc, tb))
         if exc_type is None:
             self._prep.report()

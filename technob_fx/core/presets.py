@@ -38,8 +38,12 @@ from .errors import ParameterError, PresetError
 from .node import Node
 from .plugins import (
     BUILTIN_EFFECTS,
+    MultiMono,
     builtin_parameter_names,
+    default_name,
     is_external,
+    load_plugin,
+    plugin_file,
     plugin_parameters,
     set_plugin_parameter,
 )
@@ -122,6 +126,15 @@ def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path
             ir_path = check_path(ir_path, f"{where}.impulse_response_filename")
         if not ir_path.is_file():
             raise PresetError(f"{where}.impulse_response_filename: file not found: {ir_path}")
+        from .errors import AudioError
+        from .io import audio_info
+
+        try:  # pedalboard takes any file and passes the audio through unchanged when it is not audio
+            info = audio_info(ir_path)
+        except AudioError as exc:
+            raise PresetError(f"{where}.impulse_response_filename: {exc}") from None
+        if info.frames < 1:
+            raise PresetError(f"{where}.impulse_response_filename: {ir_path} holds no audio")
         plugin = cls(str(ir_path))
     else:
         plugin = cls()
@@ -137,13 +150,19 @@ def _build_builtin(cls_name: str, params: dict[str, Any], where: str, base: Path
 
 
 def _build_external(entry: dict[str, Any], where: str, base: Path, check_path: PathCheck | None = None) -> Any:
-    import pedalboard
-
     unknown = set(entry) - RESERVED_KEYS - {"path", "plugin_name", "parameters"}
     if unknown:
         raise PresetError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} for type 'plugin' (put plugin parameters under [chain.parameters])")
     if "path" not in entry:
         raise PresetError(f"{where}: type 'plugin' needs a 'path'")
+    if not isinstance(entry["path"], str) or not entry["path"].strip():
+        raise PresetError(f"{where}.path must be a file path (text), got {entry['path']!r}")
+    shell = entry.get("plugin_name")
+    if shell is not None and not isinstance(shell, str):
+        raise PresetError(f"{where}.plugin_name must be text, got {shell!r}")
+    params = entry.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise PresetError(f"{where}.parameters must be a table ([chain.parameters])")
     path = Path(entry["path"]).expanduser()
     if not path.is_absolute():
         path = base / path
@@ -152,14 +171,14 @@ def _build_external(entry: dict[str, Any], where: str, base: Path, check_path: P
     if not path.exists():
         raise PresetError(f"{where}.path: plugin file not found: {path}")
     try:
-        kwargs = {"plugin_name": entry["plugin_name"]} if "plugin_name" in entry else {}
-        plugin = pedalboard.load_plugin(str(path), **kwargs)
-    except Exception as exc:  # noqa: BLE001 - pedalboard raises ImportError/ValueError
-        raise PresetError(f"{where}.path: cannot load plugin {path}: {exc}") from None
+        plugin = load_plugin(path, plugin_name=shell)
+    except PresetError as exc:
+        raise PresetError(f"{where}.path: {exc}") from None
     plugin._technob_source = str(entry["path"])  # type: ignore[attr-defined]
-    for key, value in (entry.get("parameters") or {}).items():
+    owner = entry.get("name") or default_name(plugin)
+    for key, value in params.items():
         try:
-            set_plugin_parameter(plugin, key, value, owner=entry.get("name", plugin.name))
+            set_plugin_parameter(plugin, key, value, owner=owner)
         except ParameterError as exc:
             raise PresetError(f"{where}.parameters: {exc}") from None
     return plugin
@@ -230,26 +249,38 @@ def elements_to_dict(items: list[tuple[str, Any]], *, name: str = "", descriptio
     :func:`build_elements`). Nested chains are refused by the caller."""
     entries: list[dict[str, Any]] = []
     for el_name, el in items:
-        if isinstance(el, Node):
+        if isinstance(el, MultiMono) or is_external(el):
+            plugin = el.plugin if isinstance(el, MultiMono) else el
+            src = plugin_file(plugin)
+            if src is None:
+                raise PresetError(
+                    f"element {el_name!r}: the file of plugin {plugin.name!r} is unknown (loaded with "
+                    "pedalboard.load_plugin outside the VST3 folders); load it with technob_fx.load_plugin(path)"
+                )
+            entry = {"type": "plugin", "name": el_name, "path": str(src)}
+            shell = getattr(plugin, "_technob_plugin_name", None)
+            if shell:
+                entry["plugin_name"] = shell
+            # Only what differs from the plugin's defaults: a plugin's own default may sit between
+            # the values its display shows (ZamDelay's 160 ms is 159.99), so writing it back would
+            # change the sound; a value a person set is read back exactly.
+            params = plugin.parameters
+            entry["parameters"] = {
+                k: _toml_value(v) for k, v in plugin_parameters(plugin).items()
+                if params[k].raw_value != params[k].default_raw_value
+            }
+        elif isinstance(el, Node):
             if not el.type_name or el.type_name not in NODE_TYPES:
                 raise PresetError(f"element {el_name!r}: node type {type(el).__name__} is not registered")
             entry: dict[str, Any] = {"type": el.type_name}
             if el_name != el.type_name:
                 entry["name"] = el_name
             entry.update({k: _toml_value(v) for k, v in el.get_parameters().items()})
-        elif is_external(el):
-            src = getattr(el, "_technob_source", None) or getattr(el, "path_to_plugin_file", None)
-            if not src:
-                raise PresetError(f"element {el_name!r}: external plugin has no known file path")
-            entry = {"type": "plugin", "name": el_name, "path": str(src)}
-            entry["parameters"] = {k: _toml_value(v) for k, v in plugin_parameters(el).items()}
         else:
             cls_name = type(el).__name__
             if cls_name not in BUILTIN_EFFECTS:
                 raise PresetError(f"element {el_name!r}: {cls_name} cannot be saved in a preset")
             entry = {"type": cls_name}
-            from .plugins import default_name
-
             if el_name != default_name(el):
                 entry["name"] = el_name
             entry.update({k: _toml_value(v) for k, v in plugin_parameters(el).items()})

@@ -141,6 +141,31 @@ class VinylNoise(EffectNode):
 #: Window of the true-peak interpolation filter (``scipy.signal.resample_poly``'s design).
 _TP_WINDOW = ("kaiser", 10.0)
 
+#: ITU-R BS.1770-4 Annex 2: the standard 4x true-peak interpolation filter, 4 phases of 12 taps.
+BS1770_PHASES = np.array([
+    [0.0017089843750, 0.0109863281250, -0.0196533203125, 0.0332031250000, -0.0594482421875, 0.1373291015625,
+     0.9721679687500, -0.1022949218750, 0.0476074218750, -0.0266113281250, 0.0148925781250, -0.0083007812500],
+    [-0.0291748046875, 0.0292968750000, -0.0517578125000, 0.0891113281250, -0.1665039062500, 0.4650878906250,
+     0.7797851562500, -0.2003173828125, 0.1015625000000, -0.0582275390625, 0.0330810546875, -0.0189208984375],
+    [-0.0189208984375, 0.0330810546875, -0.0582275390625, 0.1015625000000, -0.2003173828125, 0.7797851562500,
+     0.4650878906250, -0.1665039062500, 0.0891113281250, -0.0517578125000, 0.0292968750000, -0.0291748046875],
+    [-0.0083007812500, 0.0148925781250, -0.0266113281250, 0.0476074218750, -0.1022949218750, 0.9721679687500,
+     0.1373291015625, -0.0594482421875, 0.0332031250000, -0.0196533203125, 0.0109863281250, 0.0017089843750],
+])
+
+
+def true_peak_bs1770(audio: np.ndarray) -> float:
+    """True peak of ``audio`` as ITU-R BS.1770-4 Annex 2 measures it (its 48-tap 4x interpolation
+    filter), and of the samples themselves, linear. Reads full-band content (noise, cymbals near
+    Nyquist) higher than :func:`true_peak`'s longer, softer filter; :class:`TruePeakLimiter` keeps
+    both under its ceiling."""
+    from scipy.signal import lfilter
+
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    if x.shape[1] == 0:
+        return 0.0
+    return float(max([np.abs(x).max()] + [np.abs(lfilter(h, 1.0, x, axis=1)).max() for h in BS1770_PHASES]))
+
 
 def true_peak(audio: np.ndarray, oversample: int = 4) -> float:
     """True peak of ``audio`` (``(channels, samples)`` or ``(samples,)``), linear.
@@ -162,8 +187,10 @@ def true_peak(audio: np.ndarray, oversample: int = 4) -> float:
 class TruePeakLimiter(EffectNode):
     """Brick-wall limiter on the true (inter-sample) peak, with look-ahead.
 
-    The detector upsamples 4x with the same interpolation filter as :func:`true_peak` and takes
-    the largest absolute value around each sample over all channels (the gain is linked). The
+    The detector upsamples 4x with the same interpolation filter as :func:`true_peak`, with
+    ``scipy.signal.resample_poly``'s default one and with the ITU-R BS.1770-4 meter's
+    (:func:`true_peak_bs1770`), and takes the largest absolute value around each sample over all
+    channels (the gain is linked). The
     gain reduction each sample needs is held for the look-ahead window, released linearly in dB,
     and smoothed over the look-ahead so it ramps down before a peak instead of clipping it: the
     output's true peak stays at or below ``ceiling_db`` (measured with :func:`true_peak`).
@@ -211,12 +238,27 @@ class TruePeakLimiter(EffectNode):
     def _new_state(self, ch: int, sr: float) -> dict:
         from scipy.signal import firwin
 
-        h = firwin(self.TAPS, 1.0 / self.OVERSAMPLE, window=_TP_WINDOW) * self.OVERSAMPLE
+        # The detector reads the peak through three 4x interpolators and keeps the largest:
+        # true_peak's (kaiser 10), resample_poly's default (kaiser 5, flatter near Nyquist) and the
+        # BS.1770 meter's (delayed 4 samples to line up with the 81-tap ones), so the output
+        # stays under the ceiling whichever of these meters reads it (full-band noise differs by
+        # 0.4 dB between them).
+        phases = []
+        centre = 1.0
+        for window in (_TP_WINDOW, ("kaiser", 5.0)):
+            h = firwin(self.TAPS, 1.0 / self.OVERSAMPLE, window=window) * self.OVERSAMPLE
+            # phase 0 of a windowed sinc at 1/OVERSAMPLE is the delayed input itself times its
+            # centre tap (the other taps sit on the sinc's zeros): the samples' own term covers it
+            centre = max(centre, float(np.abs(h[0 :: self.OVERSAMPLE]).sum()))
+            phases += [h[p :: self.OVERSAMPLE] for p in range(1, self.OVERSAMPLE)]
+        pad = np.zeros(self._fir_delay() - BS1770_PHASES.shape[1] // 2)
+        phases += [np.concatenate([pad, b]) for b in BS1770_PHASES]
         w = self._window(sr)
         return {
             "ch": ch, "sr": sr, "w": w,
-            "phases": [h[p :: self.OVERSAMPLE] for p in range(self.OVERSAMPLE)],
-            "zi": [np.zeros((ch, len(h[p :: self.OVERSAMPLE]) - 1)) for p in range(self.OVERSAMPLE)],
+            "phases": phases,
+            "centre": centre,
+            "zi": [np.zeros((ch, len(b) - 1)) for b in phases],
             "xhist": np.zeros((ch, self._fir_delay())),  # samples seen by the FIR, not yet by 'need'
             "need_hist": np.zeros(w + 1 + 2 * self.SPREAD),  # gain reduction needed (dB), recent samples
             "rel": 0.0,  # released reduction (dB) at the last sample
@@ -231,13 +273,13 @@ class TruePeakLimiter(EffectNode):
         n = x.shape[1]
         xd = x.astype(np.float64) * 10 ** (self.gain_db / 20)
         peak = np.zeros(n)
-        for p, h in enumerate(st["phases"]):
-            y, st["zi"][p] = lfilter(h, 1.0, xd, axis=1, zi=st["zi"][p])
+        for p, b in enumerate(st["phases"]):
+            y, st["zi"][p] = lfilter(b, 1.0, xd, axis=1, zi=st["zi"][p])
             peak = np.maximum(peak, np.abs(y).max(axis=0))
         # the samples themselves, aligned with the FIR's delay
         lagged = np.concatenate([st["xhist"], xd], axis=1)
         st["xhist"] = lagged[:, n:]
-        peak = np.maximum(peak, np.abs(lagged[:, :n]).max(axis=0))
+        peak = np.maximum(peak, st["centre"] * np.abs(lagged[:, :n]).max(axis=0))
         ceiling = 10 ** ((self.ceiling_db - self.MARGIN_DB) / 20)
         need = np.maximum(0.0, 20 * np.log10(np.maximum(peak, 1e-12) / ceiling))
         w = st["w"]

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from ...core.progress import bar
     from ...stages.analysis import analyze_file
 
+    if args.input.is_dir():
+        raise PathError(f"{args.input}: is a folder, not an audio file")
     if not args.input.is_file():
         raise PathError(f"input file not found: {args.input}")
     out_dir = args.out_dir if args.out_dir is not None else args.input.with_name(args.input.name + ".analysis")

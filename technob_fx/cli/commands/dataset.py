@@ -50,6 +50,12 @@ def run_build(args: argparse.Namespace) -> int:
 
     if args.chunk <= 0 or args.n_mels < 1 or not 0 <= args.val_fraction < 1:
         raise ParameterError("--chunk and --n-mels must be positive and --val-fraction in [0, 1)")
+    from ...core.audio import check_sample_rate
+    from ...core.errors import PathError
+
+    check_sample_rate(args.sr)
+    if args.output.exists() and not args.output.is_dir():
+        raise PathError(f"output folder is a file: {args.output}")
     genres: dict[str, list[Path]] = {}
     for name, folder in args.genre:
         genres.setdefault(name, []).append(Path(folder))

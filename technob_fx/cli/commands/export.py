@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from technob_fx.core.progress import bar
 
     targets = parse_targets(args.to)
+    _check_files(args)
     with bar(f"analyse {args.input.name}", enabled=None if not args.quiet else False) as cb:
         data = load_track_data(args.input, progress=cb)
     if args.audio is not None:
@@ -74,3 +75,25 @@ def run(args: argparse.Namespace) -> int:
             for f in files:
                 print(f"{target:7s} {f}")
     return 0
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """Refuse, before any work, audio, stems and stem folders given on the command line that are
+    not there (a project pointing at missing files opens with offline media)."""
+    from technob_fx.core.errors import PathError
+
+    def audio_file(path: Path, what: str) -> None:
+        if path.is_dir():
+            raise PathError(f"{what}: {path} is a folder, not an audio file")
+        if not path.is_file():
+            raise PathError(f"{what}: no such file {path}")
+
+    if args.audio is not None:
+        audio_file(args.audio, "--audio")
+    for item in args.stem:
+        name, sep, path = item.partition("=")
+        if sep and name.strip() and path.strip():
+            audio_file(Path(path.strip()), f"--stem {name.strip()}")
+    for folder in args.stems_dir:
+        if not Path(folder).is_dir():
+            raise PathError(f"--stems-dir: no such folder {folder}")

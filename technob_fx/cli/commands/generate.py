@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ...blend.generate import generate
+    from ...core.errors import PathError
     from ...core.progress import bar
+
+    if args.output.exists() and not args.output.is_dir():
+        raise PathError(f"output folder is a file: {args.output}")
 
     with bar("generate", enabled=None if not args.quiet else False) as cb:
         g = generate(args.dataset, args.output, blend=args.blend, bars=args.bars, seed=args.seed, progress=cb)

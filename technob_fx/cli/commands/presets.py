@@ -31,8 +31,14 @@ def run_show(args: argparse.Namespace) -> int:
 
     chain = load_preset(args.name)
     print(f"# {chain.source}")
+    from ...core.plugins import MultiMono, is_external
+
     for name, el in chain.items():
         kind = getattr(el, "type_name", "") if isinstance(el, Node) else type(el).__name__
+        if isinstance(el, MultiMono):
+            kind = f"plugin {el.plugin.name!r}, dual mono, {el.path}"
+        elif is_external(el):
+            kind = f"plugin {el.name!r}"
         print(f"{name}  [{kind}]")
         if isinstance(el, Node):
             for key, spec in el.parameters.items():

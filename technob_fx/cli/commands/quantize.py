@@ -55,6 +55,8 @@ def load_grid(path: Path):  # noqa: ANN201 - BeatGrid
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ParameterError(f"{path}: no such grid file") from None
+    except IsADirectoryError:
+        raise ParameterError(f"{path}: is a folder; give a beat grid or analysis.json file") from None
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: not a readable JSON beat grid ({exc})") from None
     if isinstance(data, dict) and (str(data.get("schema", "")).startswith("technob-analysis")
@@ -87,6 +89,14 @@ def run(args: argparse.Namespace) -> int:
     from ...stages.quantize import check_bpm, detect_grid, time_map, warp
 
     check_bpm(args.bpm)
+    if args.bars is not None and not args.loop:  # checked before any work
+        from ...core.errors import ParameterError
+
+        raise ParameterError("--bars needs --loop")
+    if args.bars is not None and args.bars < 1:
+        from ...core.errors import ParameterError
+
+        raise ParameterError(f"--bars must be at least 1, got {args.bars}")
     inputs = [args.input] + [Path(a) for a, _ in args.also]
     outs = [args.output] + [Path(b) for _, b in args.also]
     for out in outs:
@@ -102,10 +112,6 @@ def run(args: argparse.Namespace) -> int:
         from ...core.tempo import corrected_grid
 
         grid = corrected_grid(grid, downbeat=args.downbeat, beats_per_bar=args.beats_per_bar)
-    if args.bars is not None and not args.loop:
-        from ...core.errors import ParameterError
-
-        raise ParameterError("--bars needs --loop")
     tm = time_map(grid, args.bpm, unit=args.grid, strength=args.strength)
     loop = None
     if args.loop:  # checked before the (long) warp: a loop that does not fit is refused at once

@@ -35,6 +35,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.block_size < 1:
         raise AudioError(f"--block-size must be >= 1, got {args.block_size}")
+    if args.sample_rate is not None:
+        from ...core.audio import check_sample_rate
+
+        check_sample_rate(args.sample_rate)
+    if args.results is not None:  # refused before rendering, not after the audio is written
+        import os
+
+        from ...core.errors import PathError
+        from ...core.io import check_output_path
+
+        res = check_output_path(args.results, [args.input, args.output])
+        if not os.access(res.parent if str(res.parent) else ".", os.W_OK):
+            raise PathError(f"{args.results}: cannot write (folder {res.parent} is not writable)")
     chain = Chain.from_preset(args.preset, overrides=parse_sets(args.sets))
     info = audio_info(args.input)
     with bar(f"render {args.input.name}", enabled=None if not args.quiet else False) as cb:

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from ...core.errors import PathError
     from ...core.io import audio_info
     from ...core.progress import bar
     from ...stages.separation import default_out_dir, separate
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     info = audio_info(args.input)
     if args.out_dir is None:
         args.out_dir = default_out_dir(args.input)
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise PathError(f"output folder is a file: {args.out_dir} (-o takes a folder for the stem files)")
     if args.engine == "demucs":
         opts = dict(model=args.model, repo=args.repo, device=args.device, segment=args.segment,
                     overlap=args.overlap, shifts=args.shifts, window=args.window)

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from ...stages.chords import estimate_chords
     from ...stages.notes import check_params, split_roles, transcribe
 
+    if args.input.is_dir():
+        raise PathError(f"{args.input}: is a folder, not an audio file")
     if not args.input.is_file():
         raise PathError(f"input file not found: {args.input}")
     if args.output.suffix.lower() not in (".mid", ".midi"):
