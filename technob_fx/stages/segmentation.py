@@ -168,7 +168,8 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
     c[:, _STATES.index("build_a")] = tonal + _relu(0.6 - hh) / 0.15 + np.minimum(_relu(dl + 1.5), _relu(db + 4.0) / 2.0) + 0.3
     c[:, _STATES.index("build_b")] = tonal + _relu(0.6 - hh) / 0.15 + _relu(db + 14.0) / 4.0 + 0.3
     edge = np.minimum(_relu(dt + 9.0) / 3.0, 1.6) + 0.2 * np.maximum(0.0, 1.0 - full)
-    c[:, _STATES.index("intro")] = edge
+    # an intro is not far quieter than the drops (a riser, whose kick and bass are gone, is)
+    c[:, _STATES.index("intro")] = edge + _relu(-dl - 7.0) / 2.0
     c[:, _STATES.index("outro")] = edge
     return np.minimum(c, 8.0)
 
