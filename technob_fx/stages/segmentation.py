@@ -301,6 +301,54 @@ def _repetition_sections(x: np.ndarray, chroma: np.ndarray, phrase_start: int, p
     return bounds, letters
 
 
+def beat_features(frontend: Frontend, grid: BeatGrid, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Beat-level features for refining boundaries: beat start times ``(n,)`` and standardised
+    loudness, bass, harmony and drum activity ``(n, 4)`` of each beat interval."""
+    from ..core.frontend import mel_centres
+    from .features import interval_means
+
+    beats = grid.beats[(grid.beats >= 0) & (grid.beats < duration)]
+    edges = np.append(beats, duration)
+    if beats.size < 9:
+        return beats, np.zeros((beats.size, 4))
+    fps = frontend.fps
+    lm = frontend.log_mel()
+    fr = np.clip(np.round(edges * fps).astype(np.int64), 0, lm.shape[0])
+    centres = mel_centres()
+    power = frontend.spectral().rms.astype(np.float64) ** 2
+    bands = frontend.onset_bands()
+    x = np.stack([
+        10 * np.log10(np.maximum(interval_means(power, fr), 1e-10)),
+        interval_means(lm[:, centres < 200].mean(axis=1), fr),
+        interval_means(lm[:, (centres > 200) & (centres < 2000)].mean(axis=1), fr),
+        interval_means(bands[2] + 0.5 * bands[1], fr),
+    ], axis=1)
+    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-6)
+    return beats, x
+
+
+def _refine(t: float, beats: np.ndarray, x: np.ndarray, reach: int = 3, span: int = 4, factor: float = 2.0) -> float:
+    """Move a boundary at ``t`` to the beat within ``reach`` beats where the features change
+    most (mean of ``span`` beats after against before), when that change is ``factor`` times the
+    one at ``t``: a downbeat tracked a beat or two off still gives boundaries on the change."""
+    if beats.size < 2 * span + 1:
+        return t
+    k0 = int(np.argmin(np.abs(beats - t)))
+
+    def change(k: int) -> float:
+        if k - span < 0 or k + span > beats.size:
+            return -1.0
+        return float(np.linalg.norm(x[k : k + span].mean(axis=0) - x[k - span : k].mean(axis=0)))
+
+    base = change(k0)
+    best_k, best = k0, base
+    for k in range(k0 - reach, k0 + reach + 1):
+        c = change(k)
+        if c > best and c > factor * base:  # only a clearly stronger change moves it
+            best_k, best = k, c
+    return float(beats[best_k]) if best_k != k0 else t
+
+
 def segment(
     audio: np.ndarray,
     sr: float,
@@ -309,6 +357,7 @@ def segment(
     phrase_bars: int = 4,
     min_bars: int = 2,
     labeller: str = "auto",
+    refine: bool = True,
     frontend: Frontend | None = None,
 ) -> Segmentation:
     """Split a track into labelled sections on bar lines.
@@ -330,14 +379,18 @@ def segment(
         ``"techno"`` (intro/build/drop/breakdown/outro), ``"repetition"`` (A, B, A', ...) or
         ``"auto"``: techno for four-to-the-floor dance music (:func:`is_four_to_the_floor`),
         repetition otherwise.
+    refine : bool
+        Move each techno boundary to the beat (within 3 beats) where loudness, bass, harmony and
+        drums change most, so that a downbeat tracked a beat or two off does not move the
+        sections with it.
     frontend : Frontend, optional
         Shared front-end of ``audio``.
 
     Returns
     -------
     Segmentation
-        Sections covering ``[0, duration]``; interior boundaries are downbeat times;
-        ``labeller`` says which labeller ran.
+        Sections covering ``[0, duration]``; interior boundaries are beat times (downbeats
+        unless refined off them); ``labeller`` says which labeller ran.
     """
     from .beats import track_beats
 
@@ -367,9 +420,16 @@ def segment(
         x = np.stack(cols, axis=1)
         x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-6)
         bounds, labels = _repetition_sections(x, feats["chroma"], first_db, phrase_bars, min_bars)
+    times = [float(edges[b]) for b in bounds]
+    if kind == "techno" and refine:
+        beats, bx = beat_features(fe, grid, duration)
+        for i in range(1, len(times) - 1):
+            times[i] = _refine(times[i], beats, bx)
+        for i in range(1, len(times)):
+            times[i] = max(times[i], times[i - 1] + 1e-3) if i < len(times) - 1 else times[i]
     segs: list[Segment] = []
     for i, lab in enumerate(labels):
-        s, e = float(edges[bounds[i]]), float(edges[bounds[i + 1]])
+        s, e = times[i], times[i + 1]
         if segs and segs[-1].label == lab and kind == "techno":
             segs[-1] = Segment(segs[-1].start, e, lab)
         else:
