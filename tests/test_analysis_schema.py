@@ -42,6 +42,7 @@ def test_write_then_read_gives_the_same_analysis(written):
     assert np.allclose(back.grid.downbeats, res.grid.downbeats, atol=1e-6)
     assert back.tempo == pytest.approx(res.tempo, abs=1e-6)
     assert [(s.label, round(s.start, 4)) for s in back.segments] == [(s.label, round(s.start, 4)) for s in res.segments]
+    assert doc["sections"] == {"labeller": res.segments.labeller} and back.segments.labeller == res.segments.labeller
     assert back.key.label == res.key.label
     assert [(n.pitch, n.velocity) for n in back.pitch.notes] == [(n.pitch, n.velocity) for n in res.pitch.notes]
     assert np.array_equal(np.isnan(back.pitch.f0), np.isnan(res.pitch.f0))

@@ -34,3 +34,60 @@ def test_node_and_beatless_audio():
     segs = node.result
     assert len(segs) >= 1 and segs[0].start == 0.0
     assert abs(segs[-1].end - 6.0) < 0.01
+
+
+def _trap_sections(name, grid_from_truth=True):
+    import mir_eval
+
+    from technob_fx.core.results import BeatGrid
+    from technob_fx.synth.traps import make_trap
+
+    audio, truth = make_trap(name, duration=30)
+    sr = truth.sample_rate
+    fe = Frontend(audio, sr)
+    grid = (BeatGrid(truth.beats, truth.downbeats, truth.tempo, truth.beats_per_bar) if grid_from_truth
+            else track_beats(audio, sr, frontend=fe))
+    segs = segment(audio, sr, grid=grid, frontend=fe)
+    ref = np.array([[s.start, s.end] for s in truth.segments])
+    est = np.array([[s.start, s.end] for s in segs])
+    ref_i, ref_l = mir_eval.util.adjust_intervals(ref, [s.label for s in truth.segments], t_min=0.0, t_max=truth.duration)
+    est_i, est_l = mir_eval.util.adjust_intervals(est, [s.label for s in segs], t_min=0.0, t_max=truth.duration)
+    f_beat = mir_eval.segment.detection(ref_i, est_i, window=60.0 / truth.tempo, trim=True)[2]
+    return segs, truth, (ref_i, ref_l, est_i, est_l), f_beat
+
+
+def _label_agreement(ref_i, ref_l, est_i, est_l, duration):
+    t = np.arange(0.0, duration, 0.1)
+
+    def at(iv, lab):
+        out = np.full(t.size, "", dtype=object)
+        for (a, b), x in zip(iv, lab):
+            out[(t >= a) & (t < b)] = x
+        return out
+
+    return float(np.mean(at(ref_i, ref_l) == at(est_i, est_l)))
+
+
+def test_techno_trap_sections_on_the_tracked_grid():
+    """A 30-second techno trap (intro, build, drop, breakdown, build, drop, outro in 2-4 bar
+    sections): boundaries within a beat and the techno labels on the time (mir_eval)."""
+    segs, truth, iv, f_beat = _trap_sections("soft_808", grid_from_truth=False)
+    assert segs.labeller == "techno"
+    assert f_beat >= 0.9
+    assert _label_agreement(*iv, truth.duration) >= 0.85
+
+
+def test_modal_techno_sections_on_the_true_grid():
+    segs, truth, iv, f_beat = _trap_sections("phrygian_145")
+    assert f_beat >= 0.9
+    assert _label_agreement(*iv, truth.duration) >= 0.85
+
+
+def test_music_without_a_drum_kit_is_labelled_by_repetition():
+    import mir_eval
+
+    segs, truth, (ref_i, ref_l, est_i, est_l), _ = _trap_sections("siciliano_68")
+    assert segs.labeller == "repetition"
+    assert all(s.label.rstrip("'").isalpha() and s.label[0].isupper() for s in segs)
+    assert segs[0].label == "A"
+    assert mir_eval.segment.pairwise(ref_i, ref_l, est_i, est_l)[2] >= 0.85

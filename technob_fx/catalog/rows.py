@@ -48,11 +48,11 @@ def analysis_dir_name(hash_: str, skey: str) -> str:
     return f"analyses/{hash_[:2]}/{hash_[:24]}-{skey}"
 
 
-def labeller_of(labels: list[str]) -> str:
-    """``"techno"`` when every label is a techno section label, else ``"repetition"`` (A/B/...).
-
-    TODO(seckey): read the labeller the segmentation records once issue 10 section 3 lands.
-    """
+def labeller_of(labels: list[str], recorded: str = "") -> str:
+    """The labeller the segmentation recorded (``Segmentation.labeller``); for analyses without
+    one, ``"techno"`` when every label is a techno section label, else ``"repetition"`` (A/B/...)."""
+    if recorded:
+        return recorded
     return "techno" if labels and all(lab in SECTION_LABELS for lab in labels) else "repetition"
 
 
@@ -121,7 +121,7 @@ def row_from_analysis(
         "key_confidence": _num(key.confidence),
         "lufs": _num(summary.get("integrated_lufs", np.nan)),
         "lra": _num(summary.get("loudness_range_lu", np.nan)),
-        "sections": sections, "labeller": labeller_of(labels),
+        "sections": sections, "labeller": labeller_of(labels, getattr(analysis.segments, "labeller", "")),
         "analyzed_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": __version__,
     }
 

@@ -129,9 +129,15 @@ class Segment(Result):
 
 @dataclass
 class Segmentation(Result):
-    """An ordered, non-overlapping list of :class:`Segment` covering the track."""
+    """An ordered, non-overlapping list of :class:`Segment` covering the track.
+
+    ``labeller`` names how the labels were given: ``"techno"`` (intro/build/drop/breakdown/outro,
+    four-to-the-floor music), ``"repetition"`` (A, B, A', ... by repetition) or ``""`` (unknown,
+    e.g. read from a hand-written file or a DAW).
+    """
 
     segments: list[Segment] = field(default_factory=list)
+    labeller: str = ""
 
     def __iter__(self):  # noqa: ANN204
         return iter(self.segments)

@@ -33,6 +33,9 @@ One document, one writer, one reader:
                                             #   `tempo` from 0 s (empty when tempo is 0)
       "downbeats": [...],                   # each one of the beats
       "segments": [{"start": 0.0, "end": 7.5, "label": "intro"}, ...],   # ordered, no overlap
+      "sections": {"labeller": "techno" | "repetition"},   # which labeller named the segments
+                                            #   (techno: intro/build/drop/breakdown/outro;
+                                            #   repetition: A, B, A'...); absent: unknown
       "key": {"label": "A minor", "tonic": "A", "mode": "minor", "confidence": 0.70} | "A minor" | null,
       "notes": [{"onset": ..., "offset": ..., "pitch": 69, "velocity": 100}, ...],   # monophonic (pitch)
       "transcription": [{"onset": ..., "offset": ..., "pitch": 45, "velocity": 96}, ...] | null,
@@ -228,6 +231,7 @@ class Analysis(Result):
             "beats": self.grid.beats,
             "downbeats": self.grid.downbeats,
             "segments": [{"start": s.start, "end": s.end, "label": s.label} for s in self.segments],
+            "sections": ({"labeller": self.segments.labeller} if getattr(self.segments, "labeller", "") else None),
             "key": ({"label": k.label, "tonic": k.tonic, "mode": k.mode, "confidence": k.confidence}
                     if k is not None else None),
             "notes": [n.to_dict() for n in self.pitch.notes],
@@ -716,6 +720,8 @@ def _read_document(data: Any, *, where: str, folder: Path | None) -> Analysis:
         raise AnalysisFileError(c.problems)
     grid = _read_grid(c, data, duration, tempo)
     segments = _read_segments(c, data.get("segments"), duration)
+    sections = c.obj(data.get("sections"), "sections") or {}
+    segments.labeller = c.text(sections.get("labeller"), "sections.labeller", default="") or ""
     key = _read_key(c, data.get("key"))
     notes = _read_notes(c, data.get("notes"))
     transcription = None

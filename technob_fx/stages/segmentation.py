@@ -121,65 +121,232 @@ def _novelty(x: np.ndarray, w: int) -> np.ndarray:
     return nov
 
 
-def _label(feats: dict[str, np.ndarray], bounds: list[int]) -> list[str]:
-    """Label each segment ``[bounds[i], bounds[i+1])`` of bars."""
-    n_seg = len(bounds) - 1
-    kick_bar = feats["kick"] > 0.25
-    loud = feats["loud"]
-    act = feats["mid"] + feats["high"]
-    act_ref = float(np.median(act[kick_bar])) if kick_bar.any() else float(np.median(act))
-    stats = []
-    for i in range(n_seg):
+# --------------------------------------------------------------------------------------------
+# Techno labeller: a left-to-right model over bars (Viterbi)
+# --------------------------------------------------------------------------------------------
+
+#: States of the techno model; ``build_a`` (drums and harmony, no full bass) and ``build_b``
+#: (the riser: bass and kick gone, drum roll) are both labelled ``build``.
+_STATES = ("intro", "build_a", "build_b", "drop", "breakdown", "outro")
+_LABEL_OF = {"intro": "intro", "build_a": "build", "build_b": "build", "drop": "drop",
+             "breakdown": "breakdown", "outro": "outro"}
+# allowed transitions (from -> to), besides staying
+_NEXT = {
+    "intro": ("build_a", "build_b", "drop", "breakdown"),
+    "build_a": ("build_b", "drop"),
+    "build_b": ("drop",),
+    "drop": ("breakdown", "build_a", "build_b", "outro"),
+    "breakdown": ("build_a", "build_b", "drop", "outro"),
+    "outro": (),
+}
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
+    """Cost of each state for each bar, ``(n_bars, len(_STATES))`` (0 = a perfect fit).
+
+    Levels are relative to the track's full sections (a high percentile of each feature): a drop
+    is as loud, bassy and harmonic as the track gets; a breakdown keeps the harmony and loses the
+    bass and the drums; a build keeps harmony and drums but not the full bass and loudness (its
+    riser half loses bass and kick, while hats and rolls go on); intro and outro have drums
+    without the harmony of the drops.
+    """
+    loud, bass, harm = feats["loud"], feats["bass"], feats["harm"]
+    drums = feats["high"] + 0.5 * feats["mid"]
+    dl = loud - np.percentile(loud, 90)
+    db = bass - np.percentile(bass, 90)
+    dt = harm - np.percentile(harm, 90)
+    hh = drums / max(float(np.percentile(drums, 75)), 1e-6)
+    tonal = _relu(-dt - 9.0) / 3.0  # 0 when the harmony is near the drops' level
+    full = _relu(-dl - 1.5) / 1.5 + _relu(-db - 4.0) / 3.0
+    c = np.zeros((dl.size, len(_STATES)))
+    c[:, _STATES.index("drop")] = full + _relu(-dt - 5.0) / 3.0
+    c[:, _STATES.index("breakdown")] = _relu(db + 14.0) / 4.0 + _relu(hh - 0.55) / 0.12 + tonal
+    c[:, _STATES.index("build_a")] = tonal + _relu(0.6 - hh) / 0.15 + np.minimum(_relu(dl + 1.5), _relu(db + 4.0) / 2.0) + 0.3
+    c[:, _STATES.index("build_b")] = tonal + _relu(0.6 - hh) / 0.15 + _relu(db + 14.0) / 4.0 + 0.3
+    edge = np.minimum(_relu(dt + 9.0) / 3.0, 1.6) + 0.2 * np.maximum(0.0, 1.0 - full)
+    # an intro is not far quieter than the drops (a riser, whose kick and bass are gone, is)
+    c[:, _STATES.index("intro")] = edge + _relu(-dl - 7.0) / 2.0
+    c[:, _STATES.index("outro")] = edge
+    return np.minimum(c, 8.0)
+
+
+def _viterbi_techno(cost: np.ndarray, phrase_start: int, phrase_bars: int, switch: float = 1.0,
+                    off_phrase: float = 0.3) -> list[str]:
+    """Cheapest state path through the bars under the left-to-right grammar of :data:`_NEXT`.
+
+    A change of state costs ``switch``, plus ``off_phrase`` when it is not on a phrase line
+    (every ``phrase_bars`` bars from bar ``phrase_start``). The path starts in intro, a build or
+    a drop and ends in outro, drop or breakdown.
+    """
+    nb, ns = cost.shape
+    idx = {s: i for i, s in enumerate(_STATES)}
+    start_ok = {"intro", "build_a", "drop", "build_b"}
+    end_ok = {"outro", "drop", "breakdown"}
+    inf = 1e18
+    acc = np.full(ns, inf)
+    for s in start_ok:
+        acc[idx[s]] = cost[0, idx[s]]
+    back = np.zeros((nb, ns), dtype=np.int64)
+    for b in range(1, nb):
+        pen = switch + (0.0 if (b - phrase_start) % phrase_bars == 0 else off_phrase)
+        new = np.full(ns, inf)
+        for j, s in enumerate(_STATES):
+            best, arg = acc[j], j
+            for i, r in enumerate(_STATES):
+                if s in _NEXT[r] and acc[i] + pen < best:
+                    best, arg = acc[i] + pen, i
+            new[j] = best + cost[b, j]
+            back[b, j] = arg
+        acc = new
+    for s in _STATES:
+        if s not in end_ok:
+            acc[idx[s]] += 3.0
+    j = int(np.argmin(acc))
+    path = [j]
+    for b in range(nb - 1, 0, -1):
+        j = int(back[b, j])
+        path.append(j)
+    return [_LABEL_OF[_STATES[k]] for k in path[::-1]]
+
+
+def is_four_to_the_floor(grid: BeatGrid, frontend: Frontend) -> bool:
+    """Whether the track is dance music with a drum kit (the techno labeller applies).
+
+    4/4, a tempo between 100 and 190 BPM, and noisy drums (hats, cymbals, claps): the spectrum
+    above 5 kHz is flat (geometric over arithmetic mean of its mel bands >= 0.3) in the median
+    loud frame. Tonal instruments (strings, keys, brass, voices) have peaky spectra there.
+    """
+    from ..core.frontend import mel_centres
+
+    if grid.beats.size < 8 or grid.beats_per_bar != 4 or not 100.0 <= float(grid.tempo) <= 190.0:
+        return False
+    mel = frontend.spectral().mel
+    hi = mel[:, mel_centres() > 5000].astype(np.float64) + 1e-12
+    total = mel.sum(axis=1)
+    if not np.any(total > 0):
+        return False
+    loud = total > 1e-3 * np.percentile(total, 95)
+    flat = np.exp(np.log(hi[loud]).mean(axis=1)) / hi[loud].mean(axis=1)
+    return bool(np.median(flat) >= 0.3)
+
+
+# --------------------------------------------------------------------------------------------
+# Repetition labeller
+# --------------------------------------------------------------------------------------------
+
+
+def _repetition_sections(x: np.ndarray, chroma: np.ndarray, phrase_start: int, phrase_bars: int,
+                         min_bars: int) -> tuple[list[int], list[str]]:
+    """Boundaries (bar indices) and letters A, B, A', C ... by repetition.
+
+    Boundaries are the peaks of a checkerboard novelty on the bar self-similarity matrix (timbre
+    and chroma), preferring phrase lines; sections whose bars match an earlier section's bars
+    take its letter (``'`` when the match is loose).
+    """
+    nb = x.shape[0]
+    f = np.concatenate([x, 3.0 * chroma], axis=1)
+    f = f - f.mean(axis=0)
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-9)
+    ssm = f @ f.T
+    nov = np.zeros(nb + 1)
+    for w in (2, 4):
+        k = np.zeros((2 * w, 2 * w))
+        k[:w, :w] = k[w:, w:] = 1.0
+        k[:w, w:] = k[w:, :w] = -1.0
+        for b in range(1, nb):
+            lo, hi = b - w, b + w
+            if lo < 0 or hi > nb:
+                ww = min(b, nb - b)
+                if ww < 1:
+                    continue
+                kk = np.zeros((2 * ww, 2 * ww))
+                kk[:ww, :ww] = kk[ww:, ww:] = 1.0
+                kk[:ww, ww:] = kk[ww:, :ww] = -1.0
+                nov[b] += float(np.sum(ssm[b - ww : b + ww, b - ww : b + ww] * kk)) / (4 * ww * ww)
+            else:
+                nov[b] += float(np.sum(ssm[lo:hi, lo:hi] * k)) / (4 * w * w)
+    bonus = np.where((np.arange(nb + 1) - phrase_start) % phrase_bars == 0, 1.0, 0.5)
+    score = nov * bonus
+    inner = score[1:nb]
+    thr = float(np.median(inner) + 0.5 * np.std(inner)) if inner.size else 0.0
+    chosen: list[int] = []
+    for b in np.argsort(inner)[::-1] + 1:
+        if score[b] <= max(thr, 1e-6):
+            break
+        if b >= min_bars and nb - b >= min_bars and all(abs(b - c) >= min_bars for c in chosen):
+            chosen.append(int(b))
+    bounds = [0, *sorted(chosen), nb]
+    letters: list[str] = []
+    names: list[str] = []
+    for i in range(len(bounds) - 1):
         a, b = bounds[i], bounds[i + 1]
-        kf = float(kick_bar[a:b].mean())
-        ld = float(np.mean(loud[a:b]))
-        bass = float(np.mean(feats["bass"][a:b]))
-        activity = float(np.mean(act[a:b])) / max(act_ref, 1e-9)
-        stats.append((kf, ld, bass, activity))
-    lmax = max(s[1] for s in stats)
-    bmax = max(s[2] for s in stats)
-    harm = [float(np.mean(feats["harm"][bounds[i] : bounds[i + 1]])) for i in range(n_seg)]
-    hmax = max(harm)
-    labels = [""] * n_seg
-    for i, (kf, ld, bass, activity) in enumerate(stats):
-        if kf < 0.25:
-            labels[i] = "build" if activity > 0.6 else "breakdown"
-        elif kf >= 0.75 and ld >= lmax - 3.0 and bass >= bmax - 6.0 and harm[i] >= hmax - 4.0:
-            labels[i] = "drop"
-    if "drop" not in labels:  # no clear drop: the loudest kick section is the drop
-        cand = [i for i, s in enumerate(stats) if s[0] >= 0.5]
-        if cand:
-            labels[max(cand, key=lambda i: stats[i][1])] = "drop"
-    drops = [i for i, lab in enumerate(labels) if lab == "drop"]
-    # quieter sections with a kick: intro before the first drop, outro after the last one, and
-    # a build when they lead (possibly through other build sections) into a drop
-    for i in range(n_seg - 1, -1, -1):
-        if labels[i]:
-            continue
-        kf, ld, bass, activity = stats[i]
-        j = i + 1
-        leads_to_drop = j < n_seg and labels[j] in ("drop", "build")
-        if leads_to_drop and (kf < 0.75 or bass < bmax - 6.0) and i > 0:
-            labels[i] = "build"
-        elif drops and i < drops[0]:
-            labels[i] = "intro"
-        elif drops and i > drops[-1]:
-            labels[i] = "outro"
+        best, best_j = -1.0, -1
+        for j in range(i):
+            c, d = bounds[j], bounds[j + 1]
+            n = min(b - a, d - c)
+            sim = float(np.mean([ssm[a + t, c + t] for t in range(n)])) if n else -1.0
+            if sim > best:
+                best, best_j = sim, j
+        if best_j >= 0 and best > 0.8:
+            letters.append(letters[best_j].rstrip("'"))
+        elif best_j >= 0 and best > 0.6:
+            letters.append(letters[best_j].rstrip("'") + "'")
         else:
-            labels[i] = "drop"
-    # a build must lead into a drop; otherwise it is a breakdown (no kick) or an intro/outro
-    for i in range(n_seg):
-        if labels[i] == "build":
-            j = i
-            while j < n_seg and labels[j] == "build":
-                j += 1
-            if j >= n_seg or labels[j] != "drop":
-                labels[i] = "outro" if drops and i > drops[-1] else "breakdown"
-    if n_seg > 1 and labels[0] in ("breakdown",):
-        labels[0] = "intro"
-    if n_seg > 1 and labels[-1] in ("breakdown", "build"):
-        labels[-1] = "outro"
-    return labels
+            letters.append(chr(ord("A") + len(names)) if len(names) < 26 else f"S{len(names)}")
+            names.append(letters[-1])
+    return bounds, letters
+
+
+def beat_features(frontend: Frontend, grid: BeatGrid, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Beat-level features for refining boundaries: beat start times ``(n,)`` and standardised
+    loudness, bass, harmony and drum activity ``(n, 4)`` of each beat interval."""
+    from ..core.frontend import mel_centres
+    from .features import interval_means
+
+    beats = grid.beats[(grid.beats >= 0) & (grid.beats < duration)]
+    edges = np.append(beats, duration)
+    if beats.size < 9:
+        return beats, np.zeros((beats.size, 4))
+    fps = frontend.fps
+    lm = frontend.log_mel()
+    fr = np.clip(np.round(edges * fps).astype(np.int64), 0, lm.shape[0])
+    centres = mel_centres()
+    power = frontend.spectral().rms.astype(np.float64) ** 2
+    bands = frontend.onset_bands()
+    x = np.stack([
+        10 * np.log10(np.maximum(interval_means(power, fr), 1e-10)),
+        interval_means(lm[:, centres < 200].mean(axis=1), fr),
+        interval_means(lm[:, (centres > 200) & (centres < 2000)].mean(axis=1), fr),
+        interval_means(bands[2] + 0.5 * bands[1], fr),
+    ], axis=1)
+    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-6)
+    return beats, x
+
+
+def _refine(t: float, beats: np.ndarray, x: np.ndarray, reach: int = 3, span: int = 4, factor: float = 2.0) -> float:
+    """Move a boundary at ``t`` to the beat within ``reach`` beats where the features change
+    most (mean of ``span`` beats after against before), when that change is ``factor`` times the
+    one at ``t``: a downbeat tracked a beat or two off still gives boundaries on the change."""
+    if beats.size < 2 * span + 1:
+        return t
+    k0 = int(np.argmin(np.abs(beats - t)))
+
+    def change(k: int) -> float:
+        if k - span < 0 or k + span > beats.size:
+            return -1.0
+        return float(np.linalg.norm(x[k : k + span].mean(axis=0) - x[k - span : k].mean(axis=0)))
+
+    base = change(k0)
+    best_k, best = k0, base
+    for k in range(k0 - reach, k0 + reach + 1):
+        c = change(k)
+        if c > best and c > factor * base:  # only a clearly stronger change moves it
+            best_k, best = k, c
+    return float(beats[best_k]) if best_k != k0 else t
 
 
 def segment(
@@ -189,6 +356,8 @@ def segment(
     grid: BeatGrid | None = None,
     phrase_bars: int = 4,
     min_bars: int = 2,
+    labeller: str = "auto",
+    refine: bool = True,
     frontend: Frontend | None = None,
 ) -> Segmentation:
     """Split a track into labelled sections on bar lines.
@@ -205,20 +374,30 @@ def segment(
         Phrase length in bars: bar lines every ``phrase_bars`` bars (from the first downbeat) are
         preferred as boundaries.
     min_bars : int
-        Shortest section, bars.
+        Shortest section of the repetition labeller, bars.
+    labeller : str
+        ``"techno"`` (intro/build/drop/breakdown/outro), ``"repetition"`` (A, B, A', ...) or
+        ``"auto"``: techno for four-to-the-floor dance music (:func:`is_four_to_the_floor`),
+        repetition otherwise.
+    refine : bool
+        Move each techno boundary to the beat (within 3 beats) where loudness, bass, harmony and
+        drums change most, so that a downbeat tracked a beat or two off does not move the
+        sections with it.
     frontend : Frontend, optional
         Shared front-end of ``audio``.
 
     Returns
     -------
     Segmentation
-        Sections covering ``[0, duration]`` with labels from
-        :data:`~technob_fx.core.results.SECTION_LABELS`; interior boundaries are downbeat times.
+        Sections covering ``[0, duration]``; interior boundaries are beat times (downbeats
+        unless refined off them); ``labeller`` says which labeller ran.
     """
     from .beats import track_beats
 
     if phrase_bars < 1 or min_bars < 1:
         raise ParameterError(f"phrase_bars and min_bars must be >= 1, got {phrase_bars}, {min_bars}")
+    if labeller not in ("auto", "techno", "repetition"):
+        raise ParameterError(f"labeller must be auto, techno or repetition, got {labeller!r}")
     fe = frontend_for(audio, sr, frontend)
     duration = fe.duration
     if grid is None:
@@ -226,37 +405,36 @@ def segment(
     edges = _bar_edges(grid, duration)
     nb = edges.size - 1
     if nb < 2 * min_bars:
-        return Segmentation([Segment(0.0, float(duration), "drop" if grid.beats.size else "intro")])
+        kind = "techno" if labeller == "techno" else ("repetition" if labeller == "repetition" or not grid.beats.size else "techno")
+        return Segmentation([Segment(0.0, float(duration), "drop" if kind == "techno" else "A")], labeller=kind)
     feats = bar_features(fe, grid, edges)
-    cols = [feats["kick"], feats["mid"], feats["high"], feats["loud"] / 6.0, feats["bass"] / 6.0]
-    x = np.stack(cols, axis=1)
-    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-6)
-    x = np.concatenate([x, 4.0 * feats["chroma"]], axis=1)
-    nov = 0.5 * (_novelty(x, 1) + _novelty(x, 2))
-    # phrase lines relative to the first real downbeat
     first_db = int(np.searchsorted(edges, grid.downbeats[0] + 1e-3, side="right")) - 1 if grid.downbeats.size else 0
     first_db = max(first_db, 0)
-    bonus = np.ones(nb + 1)
-    bonus[(np.arange(nb + 1) - first_db) % phrase_bars == 0] = 1.5
-    score = nov * bonus
-    thr = float(np.median(score[1:nb]) + 0.25 * np.std(score[1:nb]))
-    order = np.argsort(score[1:nb])[::-1] + 1
-    chosen: list[int] = []
-    for b in order:
-        if score[b] < thr:
-            break
-        if all(abs(b - c) >= min_bars for c in chosen) and b >= min_bars and nb - b >= min_bars:
-            chosen.append(int(b))
-    bounds = [0, *sorted(chosen), nb]
-    labels = _label(feats, bounds)
+    kind = labeller if labeller != "auto" else ("techno" if is_four_to_the_floor(grid, fe) else "repetition")
+    if kind == "techno":
+        labels_per_bar = _viterbi_techno(_techno_costs(feats), first_db, phrase_bars)
+        bounds = [0] + [b for b in range(1, nb) if labels_per_bar[b] != labels_per_bar[b - 1]] + [nb]
+        labels = [labels_per_bar[b] for b in bounds[:-1]]
+    else:
+        cols = [feats["mid"], feats["high"], feats["loud"] / 6.0, feats["bass"] / 6.0, feats["harm"] / 6.0]
+        x = np.stack(cols, axis=1)
+        x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-6)
+        bounds, labels = _repetition_sections(x, feats["chroma"], first_db, phrase_bars, min_bars)
+    times = [float(edges[b]) for b in bounds]
+    if kind == "techno" and refine:
+        beats, bx = beat_features(fe, grid, duration)
+        for i in range(1, len(times) - 1):
+            times[i] = _refine(times[i], beats, bx)
+        for i in range(1, len(times)):
+            times[i] = max(times[i], times[i - 1] + 1e-3) if i < len(times) - 1 else times[i]
     segs: list[Segment] = []
     for i, lab in enumerate(labels):
-        s, e = float(edges[bounds[i]]), float(edges[bounds[i + 1]])
-        if segs and segs[-1].label == lab:
+        s, e = times[i], times[i + 1]
+        if segs and segs[-1].label == lab and kind == "techno":
             segs[-1] = Segment(segs[-1].start, e, lab)
         else:
             segs.append(Segment(s, e, lab))
-    return Segmentation(segs)
+    return Segmentation(segs, labeller=kind)
 
 
 class Segmenter(StreamedAnalyzer, AnalyzerNode):
