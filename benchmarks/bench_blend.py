@@ -33,7 +33,9 @@ import numpy as np
 
 from benchmarks._util import run_child, save
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED = next((p for p in (Path(__file__).resolve().parent.parent.parent / "shared" / "data",
+                Path(__file__).resolve().parent.parent.parent.parent / "shared" / "data") if p.exists()),
+              Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 MUSIC = SHARED / "music"
 SAMPLES = SHARED / "samples"
 CLASSICAL = [
