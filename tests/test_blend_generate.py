@@ -222,5 +222,9 @@ def test_cli_generate(tmp_path, dataset, model, capsys):
     rc = main(["generate", "--dataset", str(dataset), "--blend", "0.3", "--bars", "4", "--seed", "1",
                "-o", str(tmp_path / "cli"), "--quiet"])
     assert rc == 0 and (tmp_path / "cli" / "track.mid").exists()
+    rc = main(["generate", "--dataset", str(dataset), "--bars", "2", "--mode", "slice", "--sample-rate", "48000",
+               "-o", str(tmp_path / "cli2"), "--quiet"])
+    info = json.loads((tmp_path / "cli2" / "generate.json").read_text())
+    assert rc == 0 and info["mode"] == "slice" and info["sample_rate"] == 48000
     assert main(["generate", "--dataset", str(dataset), "--blend", "2", "-o", str(tmp_path / "x")]) == 1
     assert "blend" in capsys.readouterr().err

@@ -328,6 +328,12 @@ def _key_of(model: Model) -> tuple[int, str]:
     return 9, "minor"
 
 
+def _tempo(model: Model, rng: np.random.Generator) -> float:
+    """A learned Lo-Fi tempo: the 10th, 50th or 90th percentile of the chunks, +-3 %, to 0.5 BPM."""
+    t = [float(model.tempo[k]) for k in ("p10", "p50", "p50", "p90")][int(rng.integers(4))]
+    return round(t * float(rng.uniform(0.97, 1.03)) * 2) / 2 or 80.0
+
+
 def _check(blend: float, bars: int, sample_rate: int, mode: str) -> None:
     if not 0.0 <= blend <= 1.0:
         raise ParameterError(f"--blend must be in [0, 1], got {blend}")
@@ -379,8 +385,7 @@ def render_generative(model: Model, *, blend: float, bars: int, seed: int, sampl
                         "run `technob dataset learn` again")
     sr = float(sample_rate)
     rng = np.random.default_rng(seed)
-    lo, hi = model.tempo["p10"], model.tempo["p90"]
-    tempo = round(float(rng.uniform(min(lo, hi), max(lo, hi))) * 2) / 2 or 80.0
+    tempo = _tempo(model, rng)
     tonic, mode = _key_of(model)
     sm = ScoreModel.from_dict(model.score)
     score = compose(sm, model.patterns, model.pattern_counts, tonic=tonic, mode=mode, bars=bars,
@@ -438,8 +443,7 @@ def render_slices(model: Model, dataset: str | Path, *, blend: float, bars: int,
     src_sr = model.sample_rate
     sr = float(sample_rate)
     rng = np.random.default_rng(seed)
-    lo, hi = model.tempo["p10"], model.tempo["p90"]
-    tempo = round(float(rng.uniform(min(lo, hi), max(lo, hi))) * 2) / 2 or 80.0
+    tempo = _tempo(model, rng)
     beat_s = 60.0 / tempo
     total = int(round(bars * 4 * beat_s * src_sr))
     tonic, mode = _key_of(model)
@@ -490,7 +494,7 @@ def render_slices(model: Model, dataset: str | Path, *, blend: float, bars: int,
         n_body = int(round(n_beats * beat_s * src_sr))
         li = int(round(lead_in * src_sr))
         # window: fade in over [start - xf/2, start + xf/2], fade out over [end - xf/2, end + xf/2]
-        seg_start = start - min(li, xf // 2)
+        seg_start = start - min(li, xf // 2, start)
         off = li - (start - seg_start)  # index into y of seg_start
         seg_len = min(n_body + (start - seg_start) + xf // 2, y.shape[1] - off, music.shape[1] - seg_start)
         if seg_len > 0:
@@ -507,7 +511,8 @@ def render_slices(model: Model, dataset: str | Path, *, blend: float, bars: int,
         for j, c in enumerate(p["chords"][:n_beats]):
             chords.append((float(pos_beat + j), _transpose(c, semis)))
         used.append({"source": p["source"], "at": round(p.get("source_time", p["start"]), 3),
-                     "beat": pos_beat, "beats": n_beats, "shift": semis, "gain_db": round(gain_db, 2),
+                     "beat": pos_beat, "beats": n_beats, "source_seconds": round(float(p["end"] - p["start"]), 3),
+                     "shift": semis, "gain_db": round(gain_db, 2),
                      "join_cost": None if not np.isfinite(best_cost) else round(float(best_cost), 3)})
         if "chroma_out" in p:
             prev_chroma = np.roll(p["chroma_out"], semis)

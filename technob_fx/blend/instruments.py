@@ -21,6 +21,8 @@ import numpy as np
 
 #: Longest sample kept, s.
 MAX_SAMPLE_S = 1.6
+#: Lowest :func:`pitch_purity` of a kept sample.
+MIN_PURITY = 0.6
 #: Release fade of every note, s.
 RELEASE_S = 0.12
 
@@ -67,9 +69,12 @@ def cut_samples(mono: np.ndarray, sr: float, notes: list, *, limit: int = 12, so
         rms = float(np.sqrt(np.mean(seg ** 2)))
         if rms < 1e-3:
             continue
-        score = exposure * (vel / 127.0) * min(dur, 1.0)
+        purity = pitch_purity(seg, sr, int(pitch))
+        if purity < MIN_PURITY:
+            continue  # the transcribed pitch is not what the cut mostly sounds (bleed, octave error)
+        score = exposure * purity * (vel / 127.0) * min(dur, 1.0)
         out.append((score, int(pitch), seg, {"source": source, "at": round(float(on), 3),
-                                             "seconds": round(seg.size / sr, 3)}))
+                                             "seconds": round(seg.size / sr, 3), "purity": round(purity, 3)}))
     out.sort(key=lambda x: -x[0])
     chosen: list[tuple[float, int, np.ndarray, dict[str, Any]]] = []
     for s in out:
@@ -79,6 +84,29 @@ def cut_samples(mono: np.ndarray, sr: float, notes: list, *, limit: int = 12, so
         if len(chosen) >= limit:
             break
     return chosen
+
+
+def pitch_purity(seg: np.ndarray, sr: float, pitch: int) -> float:
+    """Share of the pitched energy (60 Hz - 4 kHz spectral peaks, first 0.5 s) that belongs to
+    ``pitch``'s harmonic series (its pitch class and fifth): 1 for a clean note, low when other
+    notes bleed in or the transcribed pitch is wrong."""
+    x = np.asarray(seg[: int(0.5 * sr)], np.float64)
+    n = 1 << int(np.ceil(np.log2(max(x.size, 256))))
+    mag = np.abs(np.fft.rfft(x * np.hanning(x.size), n))
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    ok = (f >= 60.0) & (f <= 4000.0)
+    if not ok.any() or mag[ok].sum() <= 0:
+        return 0.0
+    k = 9
+    floor = np.convolve(mag, np.ones(k) / k, mode="same")
+    peaks = np.maximum(mag - 2.0 * floor, 0.0)[ok] ** 2
+    pcs = np.round(69 + 12 * np.log2(f[ok] / 440.0)).astype(int) % 12
+    c = np.bincount(pcs, weights=peaks, minlength=12)
+    tot = float(c.sum())
+    if tot <= 0:
+        return 0.0
+    pc = int(pitch) % 12
+    return float((c[pc] + c[(pc + 7) % 12] + c[(pc + 4) % 12] * 0.5) / tot)
 
 
 def _finish(seg: np.ndarray, sr: float) -> np.ndarray:
