@@ -429,7 +429,7 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
         else:
             dist = mix(cl.distribution(tokens), lo.distribution(tokens), blend)
             prev = tokens[-1] if tokens else None  # a new chord every bar inside a phrase
-            tok = (sample(rng, dist, lambda t: diatonic(t) and t != prev)
+            tok = (sample(rng, dist, lambda t, prev=prev: diatonic(t) and t != prev)
                    or str(scale[[3, 4, 5][int(rng.integers(3))]]))
         tokens.append(tok)
     chord_tones: list[list[int]] = []  # semitones above the tonic (root first)

@@ -429,11 +429,12 @@ def render_slices(model: Model, dataset: str | Path, *, blend: float, bars: int,
                   sample_rate: int = 44100, progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Slice mode of :func:`render`: two-bar classical phrases cut on downbeats, joined seamlessly.
 
-    The next phrase is the best of 8 random candidates (plus the phrase that follows in the same
-    recording, at most twice in a row) by ``chroma cosine distance + level difference / 12 dB``
-    between the end of the previous phrase and the start of the candidate (both shifted to the
-    key); its level is then moved towards the previous end level (at most 6 dB); phrases overlap
-    by :data:`JOIN_XFADE_S` with equal-power (sine/cosine) fades centred on the bar line.
+    The next phrase is drawn among the 3 best of all phrases by ``chroma cosine distance + level
+    difference / 12 dB + 0.3 per earlier use`` between the end of the previous phrase and the start
+    of the candidate (both shifted to the key; never the same phrase twice in a row, at most three
+    in order from one recording); its level is then moved towards the previous end level (at most
+    6 dB); phrases overlap by :data:`JOIN_XFADE_S` with equal-power (sine/cosine) fades centred on
+    the bar line. Each phrase is shifted from its chunk's key to the piece's key.
     """
     from ..core.io import read_audio
 
@@ -457,23 +458,23 @@ def render_slices(model: Model, dataset: str | Path, *, blend: float, bars: int,
     used: list[dict] = []
     engines: set[str] = set()
     pos_beat, last, run = 0, -1, 0
+    times_used: dict[int, int] = {}
     prev_chroma, prev_db = None, None
     phrases = model.phrases
     while pos_beat < bars * 4:
-        cands = sorted({int(i) for i in rng.integers(0, len(phrases), size=min(8, len(phrases)))})
-        if last >= 0 and last + 1 < len(phrases) and phrases[last + 1]["wav"] == phrases[last]["wav"] and run < 2:
-            cands.append(last + 1)
-        best, best_cost = cands[0], np.inf
-        for c in cands:
-            p = phrases[c]
+        costs = []
+        for c, p in enumerate(phrases):
+            if c == last or (c == last + 1 and run >= 2):
+                continue  # no phrase twice in a row; at most 3 in order from one recording
             if prev_chroma is None or "chroma_in" not in p:
                 cost = float(rng.random())
             else:
                 ch = np.roll(p["chroma_in"], _shift_for(p, tonic, mode))
-                cost = _cos_dist(prev_chroma, ch) + abs(p["db_in"] - prev_db) / 12.0
-            if cost < best_cost:
-                best, best_cost = c, cost
-        idx = best
+                cost = _cos_dist(prev_chroma, ch) + abs(p["db_in"] - prev_db) / 12.0 + 0.3 * times_used.get(c, 0)
+            costs.append((cost, c))
+        costs.sort()
+        best_cost, idx = costs[int(rng.integers(min(3, len(costs))))] if costs else (np.inf, 0)
+        times_used[idx] = times_used.get(idx, 0) + 1
         run = run + 1 if idx == last + 1 else 0
         last = idx
         p = phrases[idx]

@@ -353,9 +353,13 @@ def chord_of(chroma: np.ndarray) -> str:
     return f"{PITCH_CLASSES[best[0]]}{best[1]}"
 
 
-def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, offset: float = 0.0
-                      ) -> list[dict]:
-    """8-beat phrases of a classical chunk with tempo, key and per-beat chords."""
+def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, offset: float = 0.0,
+                      key: str = "") -> list[dict]:
+    """8-beat phrases of a classical chunk with tempo, key and per-beat chords.
+
+    ``key`` (``"G minor"``, the chunk's key from the analysis) is every phrase's key when given; a
+    two-bar Krumhansl estimate otherwise (unreliable: a phrase on the dominant reads as another key).
+    """
     import librosa
 
     tempo, beats = _analysis.beat_times(mono, sr)
@@ -394,6 +398,8 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
         if not m.any():
             continue
         tonic, mode, r = _analysis.key_from_chroma(chroma[:, m].mean(axis=1))
+        if key and len(key.split()) == 2 and key.split()[0] in PITCH_CLASSES:
+            tonic, mode = PITCH_CLASSES.index(key.split()[0]), key.split()[1]
         chords = []
         for j in range(nb):
             mb = (ct >= beats[i + j]) & (ct < beats[i + j + 1])
@@ -596,7 +602,8 @@ def learn(
                     pats.extend(bar_patterns(ons, beats, min(max(sw, 0.5), 0.75)))
                 hits.extend(_hit_candidates(perc, sr, ons))
             elif genre == "classical" and mono.size >= 2 * sr:
-                phrases.extend(classical_phrases(mono, sr, wav=r["wav"], source=r["source"], offset=r["offset"]))
+                phrases.extend(classical_phrases(mono, sr, wav=r["wav"], source=r["source"], offset=r["offset"],
+                                                 key=r.get("key", "")))
             done += 1
             if progress:
                 progress(done / total, f"{genre} {r['chunk_id']}")
