@@ -328,7 +328,32 @@ def longest_copy(info: dict, model) -> float:  # noqa: ANN001
     return round(best, 3)
 
 
-def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs: bool = True) -> dict:
+def frechet_by_blend(ds: Path, model, *, seeds: int, bars: int, epochs: int) -> dict:  # noqa: ANN001
+    """Frechet distance of generated audio (embeddings of the project's classifier, trained here on
+    the dataset's train split) to each genre's input chunks, per blend. Should move from classical
+    to Lo-Fi as the blend rises."""
+    from technob_fx.blend.classifier import _load_mels, frechet_distance, train_classifier
+    from technob_fx.blend.dataset import read_manifest
+    from technob_fx.blend.generate import render
+
+    clf, rep = train_classifier(ds, epochs=epochs, max_seconds=180)
+    rows = read_manifest(ds)
+    ref = {}
+    for g in ("classical", "lofi"):
+        mels = _load_mels(ds, [r for r in rows if r["genre"] == g], clf.config.hop_length)
+        ref[g] = np.concatenate([clf.embed_mel(m) for m in mels])
+    out = {"classifier_val_accuracy": rep.val_accuracy, "reference_crops": {g: len(v) for g, v in ref.items()}}
+    for blend in (0.0, 0.5, 1.0):
+        emb = np.concatenate([clf.embed(r["mix"], r["sample_rate"]) for r in
+                              (render(model, ds, blend=blend, bars=bars, seed=s) for s in range(seeds))])
+        out[str(blend)] = {g: round(frechet_distance(emb, v), 3) for g, v in ref.items()}
+        out[str(blend)]["crops"] = len(emb)
+        print(f"  Frechet distance at blend {blend}: {out[str(blend)]}", flush=True)
+    return out
+
+
+def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs: bool = True,
+                   frechet: bool = False, epochs: int = 20) -> dict:
     """Key fit, analyze agreement, spectral balance, true peak, novelty, joins for both modes."""
     from technob_fx.blend.generate import render
     from technob_fx.blend.learn import hf_ratio, load_or_learn
@@ -380,6 +405,8 @@ def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs:
             summary["beat_jumps_over_6db"] = round(float(np.mean([x["beat"]["jumps_over_6db"] for x in j])), 3)
         out[mode] = {"rows": rows, "summary": summary}
         print(f"  {mode} summary: {summary}", flush=True)
+    if frechet:
+        out["frechet"] = frechet_by_blend(ds, model, seeds=max(seeds, 2), bars=bars, epochs=epochs)
     return out
 
 
@@ -393,9 +420,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the measures of the generated music, on this dataset (built from the real "
                     "recordings with `technob dataset build`); results -> benchmarks/results/blend_music.json")
     ap.add_argument("--no-analyze", action="store_true", help="with --music: skip `technob analyze` of the outputs")
+    ap.add_argument("--frechet", action="store_true",
+                    help="with --music: train the classifier and report Frechet distances per blend")
     args = ap.parse_args(argv)
     if args.music is not None:
-        data = music_measures(args.music, seeds=args.seeds, analyze_outputs=not args.no_analyze)
+        data = music_measures(args.music, seeds=args.seeds, analyze_outputs=not args.no_analyze,
+                              frechet=args.frechet, epochs=args.epochs)
         print(f"results -> {save('blend_music', data)}")
         return 0
     if not MUSIC.is_dir():

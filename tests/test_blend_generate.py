@@ -228,3 +228,16 @@ def test_cli_generate(tmp_path, dataset, model, capsys):
     assert rc == 0 and info["mode"] == "slice" and info["sample_rate"] == 48000
     assert main(["generate", "--dataset", str(dataset), "--blend", "2", "-o", str(tmp_path / "x")]) == 1
     assert "blend" in capsys.readouterr().err
+
+
+def test_embeddings_and_frechet_distance(classifier):
+    from technob_fx.blend.classifier import frechet_distance
+    from technob_fx.blend.genres import synth_lofi
+
+    clf, _ = classifier
+    e = clf.embed(synth_lofi(6.0, SR, seed=9), SR)
+    assert e.ndim == 2 and e.shape[1] == 64 and np.isfinite(e).all()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 8))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(x, x + 1.0) == pytest.approx(8.0, rel=1e-3)  # |mean shift|^2
