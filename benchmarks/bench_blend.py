@@ -33,7 +33,9 @@ import numpy as np
 
 from benchmarks._util import run_child, save
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED = next((p for p in (Path(__file__).resolve().parent.parent.parent / "shared" / "data",
+                Path(__file__).resolve().parent.parent.parent.parent / "shared" / "data") if p.exists()),
+              Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 MUSIC = SHARED / "music"
 SAMPLES = SHARED / "samples"
 CLASSICAL = [
@@ -218,13 +220,214 @@ def classifier_and_curve(ds: Path, epochs: int, seeds: int) -> tuple[dict, dict]
     return c, {"curve": curve, "learned": learned}
 
 
+# --------------------------------------------------------------------------------------------
+# measures of the generated music
+# --------------------------------------------------------------------------------------------
+
+
+def bar_key_fit(audio: np.ndarray, sr: float, tempo: float, bars: int, key: str, share: float = 0.7
+                ) -> tuple[float, float]:
+    """Share of bars whose chroma energy lies at least ``share`` in the declared key's scale, and the
+    mean in-scale share.
+
+    The chroma is the front-end's (spectral peaks only, so drums barely count); the relative key has
+    the same pitch set (natural minor), so "the key or its relative" is one test. Evenly spread
+    energy scores 7/12 = 0.58; a triad of the key with its harmonics (whose 5th partial is a major
+    third, outside a minor scale) 0.8-0.95; a chord foreign to the key below 0.5.
+    """
+    from technob_fx.blend.compose import scale_of
+    from technob_fx.core.frontend import Frontend
+    from technob_fx.stages.key import PITCH_CLASSES
+
+    tonic, mode = key.split()
+    pcs = sorted({(PITCH_CLASSES.index(tonic) + s) % 12 for s in scale_of(mode)})
+    chroma, rate = Frontend(audio, sr).chroma()
+    bar_s = 4 * 60.0 / tempo
+    fits = []
+    for b in range(bars):
+        a, e = int(b * bar_s * rate), int((b + 1) * bar_s * rate)
+        c = chroma[:, a:e].sum(axis=1)
+        if c.sum() <= 0:
+            continue
+        fits.append(float(c[pcs].sum() / c.sum()))
+    if not fits:
+        return float("nan"), float("nan")
+    return float(np.mean(np.asarray(fits) >= share)), float(np.mean(fits))
+
+
+def analyze_agreement(audio: np.ndarray, sr: float, tempo: float, key: str) -> dict:
+    """What ``technob analyze`` reads: key (same / relative), tempo within 3 % (no double/half time)."""
+    from technob_fx.blend.compose import scale_of
+    from technob_fx.stages.analysis import analyze
+    from technob_fx.stages.key import PITCH_CLASSES
+
+    a = analyze(audio, sr)
+    got = a.key.label if a.key is not None else ""
+
+    def pcs(label: str) -> set:
+        t, m = label.split()
+        return {(PITCH_CLASSES.index(t) + s) % 12 for s in scale_of(m)}
+
+    return {"analyze_key": got, "analyze_tempo": round(float(a.tempo), 2), "key_same": got == key,
+            "key_same_or_relative": bool(got) and pcs(got) == pcs(key),
+            "tempo_agrees": abs(float(a.tempo) / tempo - 1.0) <= 0.03}
+
+
+def join_stats(audio: np.ndarray, sr: float, tempo: float, bars: int, join_beats: list[int]) -> dict:
+    """Chroma change and level jumps at the joins against those at the other beats.
+
+    At every beat ``t``: the cosine distance between the front-end chroma of ``[t - 0.5, t)`` and
+    ``[t, t + 0.5)`` s, and the level difference (dB) of the RMS of ``[t - 0.2, t)`` and
+    ``[t, t + 0.2)`` s.
+    """
+    from technob_fx.core.frontend import Frontend
+
+    mono = audio.mean(axis=0)
+    chroma, rate = Frontend(audio, sr).chroma()
+    beat_s = 60.0 / tempo
+    rows = {"join": [], "beat": []}
+    joins = set(join_beats)
+    for b in range(1, bars * 4):
+        t = b * beat_s
+        ca = chroma[:, int((t - 0.5) * rate):int(t * rate)].mean(axis=1)
+        cb = chroma[:, int(t * rate):int((t + 0.5) * rate)].mean(axis=1)
+        den = float(np.linalg.norm(ca) * np.linalg.norm(cb))
+        dist = 1.0 - float(ca @ cb) / den if den > 0 else 0.0
+        ra = np.sqrt(np.mean(mono[int((t - 0.2) * sr):int(t * sr)] ** 2) + 1e-12)
+        rb = np.sqrt(np.mean(mono[int(t * sr):int((t + 0.2) * sr)] ** 2) + 1e-12)
+        rows["join" if b in joins else "beat"].append((dist, abs(20 * np.log10(rb / ra))))
+    out = {}
+    for k, v in rows.items():
+        v = np.asarray(v) if v else np.zeros((0, 2))
+        out[k] = {"n": len(v), "chroma_change": round(float(np.mean(v[:, 0])), 4) if len(v) else None,
+                  "jumps_over_6db": round(float(np.mean(v[:, 1] > 6.0)), 4) if len(v) else None}
+    if out["join"]["n"] and out["beat"]["n"] and out["beat"]["chroma_change"]:
+        out["chroma_ratio"] = round(out["join"]["chroma_change"] / out["beat"]["chroma_change"], 3)
+    return out
+
+
+def longest_copy(info: dict, model) -> float:  # noqa: ANN001
+    """Longest run of source audio played in order, seconds of source time (from the render's log).
+
+    Generative mode plays only the model's note samples and drum hits (the renderer never reads the
+    recordings): the longest copy is the longest sample played. Slice mode: the longest chain of
+    phrases that follow each other in one recording.
+    """
+    if info["mode"] == "generative":
+        return max([x.size / model.sample_rate for ss in model.samples.values() for _, x in ss]
+                   + [h.size / model.sample_rate for hs in model.hits.values() for h in hs] + [0.0])
+    best, run, prev = 0.0, 0.0, None
+    for p in info["phrases"]:
+        dur = p["beats"] * 60.0 / info["tempo"]  # (warped; close to the source time)
+        if prev is not None and p["source"] == prev["source"] and abs(p["at"] - prev["end_at"]) < 0.5:
+            run += dur
+        else:
+            run = dur
+        best = max(best, run)
+        prev = {"source": p["source"], "end_at": p["at"] + p.get("source_seconds", dur)}
+    return round(best, 3)
+
+
+def frechet_by_blend(ds: Path, model, *, seeds: int, bars: int, epochs: int) -> dict:  # noqa: ANN001
+    """Frechet distance of generated audio (embeddings of the project's classifier, trained here on
+    the dataset's train split) to each genre's input chunks, per blend. Should move from classical
+    to Lo-Fi as the blend rises."""
+    from technob_fx.blend.classifier import _load_mels, frechet_distance, train_classifier
+    from technob_fx.blend.dataset import read_manifest
+    from technob_fx.blend.generate import render
+
+    clf, rep = train_classifier(ds, epochs=epochs, max_seconds=180)
+    rows = read_manifest(ds)
+    ref = {}
+    for g in ("classical", "lofi"):
+        mels = _load_mels(ds, [r for r in rows if r["genre"] == g], clf.config.hop_length)
+        ref[g] = np.concatenate([clf.embed_mel(m) for m in mels])
+    out = {"classifier_val_accuracy": rep.val_accuracy, "reference_crops": {g: len(v) for g, v in ref.items()}}
+    for blend in (0.0, 0.5, 1.0):
+        emb = np.concatenate([clf.embed(r["mix"], r["sample_rate"]) for r in
+                              (render(model, ds, blend=blend, bars=bars, seed=s) for s in range(seeds))])
+        out[str(blend)] = {g: round(frechet_distance(emb, v), 3) for g, v in ref.items()}
+        out[str(blend)]["crops"] = len(emb)
+        print(f"  Frechet distance at blend {blend}: {out[str(blend)]}", flush=True)
+    return out
+
+
+def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs: bool = True,
+                   frechet: bool = False, epochs: int = 20) -> dict:
+    """Key fit, analyze agreement, spectral balance, true peak, novelty, joins for both modes."""
+    from technob_fx.blend.generate import render
+    from technob_fx.blend.learn import hf_ratio, load_or_learn
+    from technob_fx.stages.effects import true_peak
+
+    model = load_or_learn(ds)
+    out: dict = {"inputs_hf_ratio_median": model.hf_ratio, "learned": {
+        "tempo": model.tempo, "swing": model.swing, "score": model.score.get("counts"),
+        "samples": {g: len(v) for g, v in model.samples.items()}}}
+    for mode in ("generative", "slice"):
+        rows = []
+        for blend in (0.0, 0.5, 1.0):
+            for seed in range(seeds):
+                r = render(model, ds, blend=blend, bars=bars, seed=seed, mode=mode)
+                sr, info = r["sample_rate"], r["info"]
+                row = {"blend": blend, "seed": seed, "tempo": r["tempo"], "key": r["key"],
+                       "true_peak_dbtp": round(20 * np.log10(max(true_peak(r["mix"]), 1e-9)), 2),
+                       "hf_ratio": round(hf_ratio(r["mix"].mean(axis=0), sr), 6),
+                       **dict(zip(("key_fit", "in_scale_share"),
+                                  (round(v, 3) for v in bar_key_fit(r["mix"], sr, r["tempo"], bars, r["key"])))),
+                       "longest_copy_s": longest_copy(info, model)}
+                if mode == "slice":
+                    joins = [p["beat"] for p in info["phrases"][1:]]
+                    row["joins"] = join_stats(r["mix"], sr, r["tempo"], bars, joins)
+                if analyze_outputs:
+                    row.update(analyze_agreement(r["mix"], sr, r["tempo"], r["key"]))
+                rows.append(row)
+                print(f"  {mode:10s} blend {blend:3.1f} seed {seed}: {r['tempo']:6.1f} BPM {r['key']:9s} "
+                      f"key fit {row['key_fit']:.2f}  HF {row['hf_ratio']:.5f}  TP {row['true_peak_dbtp']:+.2f}  "
+                      f"copy {row['longest_copy_s']:.2f} s"
+                      + (f"  analyze: {row['analyze_key']} {row['analyze_tempo']:.1f}" if analyze_outputs else "")
+                      + (f"  joins: {row['joins']}" if mode == "slice" else ""), flush=True)
+        summary = {"key_fit_mean": round(float(np.mean([r["key_fit"] for r in rows])), 3),
+                   "in_scale_share_mean": round(float(np.mean([r["in_scale_share"] for r in rows])), 3),
+                   "true_peak_max_dbtp": max(r["true_peak_dbtp"] for r in rows),
+                   "longest_copy_max_s": max(r["longest_copy_s"] for r in rows),
+                   "hf_ratio_by_blend": {str(b): round(float(np.median([r["hf_ratio"] for r in rows
+                                                                        if r["blend"] == b])), 6)
+                                         for b in (0.0, 0.5, 1.0)}}
+        if analyze_outputs:
+            summary["analyze_key_same"] = round(float(np.mean([r["key_same"] for r in rows])), 3)
+            summary["analyze_key_same_or_relative"] = round(float(np.mean([r["key_same_or_relative"]
+                                                                           for r in rows])), 3)
+            summary["analyze_tempo_agrees"] = round(float(np.mean([r["tempo_agrees"] for r in rows])), 3)
+        if mode == "slice":
+            j = [r["joins"] for r in rows if r["joins"]["join"]["n"]]
+            summary["join_chroma_ratio_mean"] = round(float(np.mean([x.get("chroma_ratio", np.nan) for x in j])), 3)
+            summary["join_jumps_over_6db"] = round(float(np.mean([x["join"]["jumps_over_6db"] for x in j])), 3)
+            summary["beat_jumps_over_6db"] = round(float(np.mean([x["beat"]["jumps_over_6db"] for x in j])), 3)
+        out[mode] = {"rows": rows, "summary": summary}
+        print(f"  {mode} summary: {summary}", flush=True)
+    if frechet:
+        out["frechet"] = frechet_by_blend(ds, model, seeds=max(seeds, 2), bars=bars, epochs=epochs)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=60.0, help="length of the streamed long file")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3, help="alternated build timings (median)")
+    ap.add_argument("--music", type=Path, default=None, metavar="DATASET",
+                    help="only the measures of the generated music, on this dataset (built from the real "
+                    "recordings with `technob dataset build`); results -> benchmarks/results/blend_music.json")
+    ap.add_argument("--no-analyze", action="store_true", help="with --music: skip `technob analyze` of the outputs")
+    ap.add_argument("--frechet", action="store_true",
+                    help="with --music: train the classifier and report Frechet distances per blend")
     args = ap.parse_args(argv)
+    if args.music is not None:
+        data = music_measures(args.music, seeds=args.seeds, analyze_outputs=not args.no_analyze,
+                              frechet=args.frechet, epochs=args.epochs)
+        print(f"results -> {save('blend_music', data)}")
+        return 0
     if not MUSIC.is_dir():
         print(f"skipped: {MUSIC} is not present")
         return 0

@@ -2,7 +2,7 @@
 
 Tempo and key come from the analysis stages (:func:`technob_fx.stages.beats.track_beats`,
 :func:`technob_fx.stages.key.estimate_key`); where the beat tracker finds no beat (rubato classical
-often), librosa's tracker gives the tempo. Loudness is pyloudnorm's ITU-R BS.1770.
+often), librosa's tracker gives the tempo. Loudness is the project's one ITU-R BS.1770 implementation (``stages.features``).
 :func:`key_from_chroma` (Krumhansl-Schmuckler profiles) keys the learner's phrases.
 """
 
@@ -51,15 +51,21 @@ def estimate_key(mono: np.ndarray, sr: float) -> tuple[str, float]:
 
 
 def loudness(audio: np.ndarray, sr: float) -> float:
-    """Integrated loudness (LUFS) of ``(channels, n)`` audio; -70 for silence or < 0.4 s."""
-    import pyloudnorm
+    """Integrated loudness (LUFS) of ``(channels, n)`` audio; -70 for silence or < 0.4 s.
 
-    if audio.shape[-1] < int(0.4 * sr) or float(np.abs(audio).max()) < 1e-5:
+    The project's one BS.1770-4 implementation: K-weighted 100 ms block powers
+    (:func:`technob_fx.core.frontend.k_weighted_block_power`) gated by
+    :func:`technob_fx.stages.features.loudness`.
+    """
+    from ..core.frontend import k_weighted_block_power
+    from ..stages.features import loudness as bs1770
+
+    a = np.atleast_2d(np.asarray(audio, np.float32))
+    if a.shape[-1] < int(0.4 * sr) or float(np.abs(a).max()) < 1e-5:
         return -70.0
-    meter = pyloudnorm.Meter(int(sr))
-    with np.errstate(divide="ignore"):
-        v = float(meter.integrated_loudness(np.ascontiguousarray(audio.T, dtype=np.float64)))
-    return v if np.isfinite(v) else -70.0
+    block = max(1, int(round(sr * 0.1)))
+    _, _, v = bs1770(k_weighted_block_power(a, sr, block), sr / block)
+    return float(v) if np.isfinite(v) and v > -70.0 else -70.0
 
 
 def fold_tempo(bpm: float, lo: float = 60.0, hi: float = 120.0) -> float:

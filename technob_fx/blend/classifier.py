@@ -110,6 +110,32 @@ class GenreClassifier:
             p = torch.softmax(self.net(torch.from_numpy(x[:, None].astype(np.float32))), dim=1)
         return p.mean(dim=0).numpy()
 
+    def embed_mel(self, mel: np.ndarray) -> np.ndarray:
+        """Embeddings of a log-mel's crops: the network's pooled features before its last layer.
+
+        Returns
+        -------
+        np.ndarray, shape ``(n_crops, 64)``
+        """
+        import torch
+
+        x = (self._crops(mel) - self.mean) / self.std
+        body = self.net[:-2]  # up to Flatten (no dropout, no classifier layer)
+        with torch.no_grad():
+            return body(torch.from_numpy(x[:, None].astype(np.float32))).numpy()
+
+    def embed(self, audio: np.ndarray, sr: float) -> np.ndarray:
+        """Crop embeddings (``(n_crops, 64)``) of audio at any rate; see :meth:`embed_mel`."""
+        from ..core.audio import as_audio
+        from ..core.io import resample
+        from .dataset import log_mel
+
+        a, _ = as_audio(audio)
+        mono = a.mean(axis=0)
+        if float(sr) != self.sample_rate:
+            mono = resample(mono, sr, self.sample_rate)
+        return self.embed_mel(log_mel(mono, self.config))
+
     def predict_proba(self, audio: np.ndarray, sr: float) -> dict[str, float]:
         """Genre probabilities of audio (any length, resampled to the training rate).
 
@@ -302,6 +328,22 @@ def train_classifier(
         atomic_write_bytes(dataset / CHECKPOINT, buf.getvalue())
         atomic_write_text(dataset / REPORT, json.dumps(asdict(report), indent=2) + "\n")
     return clf, report
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-3) -> float:
+    """Frechet distance between Gaussians fitted to two sets of embeddings ``(n, d)``.
+
+    ``|mu_a - mu_b|^2 + tr(Ca + Cb - 2 (Ca Cb)^(1/2))``, with ``eps * I`` added to each covariance
+    (few crops, 64 dimensions).
+    """
+    from scipy.linalg import sqrtm
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ca = np.cov(a, rowvar=False) + eps * np.eye(a.shape[1])
+    cb = np.cov(b, rowvar=False) + eps * np.eye(b.shape[1])
+    root = sqrtm(ca @ cb)
+    root = root.real if np.iscomplexobj(root) else root
+    return float(np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2) + np.trace(ca + cb - 2.0 * root))
 
 
 def cross_validate(

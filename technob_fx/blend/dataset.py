@@ -549,7 +549,6 @@ def build_dataset(
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         if ctx.get_start_method() == "fork":  # import once here; forked workers inherit it
             import librosa  # noqa: F401
-            import pyloudnorm  # noqa: F401
             import soxr  # noqa: F401
 
             _analysis_stage_warmup(config)

@@ -48,6 +48,10 @@ BANDS: dict[str, tuple[float, float]] = {"low": (30.0, 150.0), "mid": (200.0, 18
 #: Slice length of a one-shot hit per band, s.
 HIT_SECONDS = {"low": 0.35, "mid": 0.25, "high": 0.12}
 STEPS = 16
+#: Tempi are folded into ``[60, TEMPO_MAX)`` BPM (a 130-BPM hip-hop beat stays 130).
+TEMPO_MAX = 145.0
+#: The "high frequency" share of the spectral balance: energy above this, Hz.
+HF_SPLIT = 5000.0
 PHRASE_BEATS = 8
 N_FFT = 2048
 HOP = 256
@@ -92,6 +96,14 @@ class Model:
         ``{genre: median LUFS}``.
     info : dict
         Counts, fingerprint of the manifest.
+    score : dict
+        The sequence models (:meth:`technob_fx.blend.compose.ScoreModel.to_dict`).
+    samples : dict
+        ``{genre: [(MIDI pitch, float32 (n,)), ...]}`` note samples cut from the recordings.
+    sample_info : dict
+        ``{genre: [{"source", "at", "seconds"}, ...]}`` where each sample was cut.
+    hf_ratio : dict
+        ``{genre: median share of energy above 5 kHz}`` of the chunks.
     """
 
     sample_rate: float
@@ -105,6 +117,10 @@ class Model:
     phrases: list[dict]
     loudness: dict[str, float]
     info: dict[str, Any] = field(default_factory=dict)
+    score: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+    sample_info: dict[str, list[dict]] = field(default_factory=dict)
+    hf_ratio: dict[str, float] = field(default_factory=dict)
 
     def eq_curve(self, max_db: float = 18.0) -> np.ndarray:
         """Lo-Fi minus classical tone, smoothed over 1/3 octave, 0 dB at 500 Hz, clipped.
@@ -138,13 +154,18 @@ class Model:
         for band, hs in self.hits.items():
             for i, h in enumerate(hs):
                 arrays[f"hit_{band}_{i}"] = h.astype(np.float32)
+        for g, ss in self.samples.items():
+            for i, (_, x) in enumerate(ss):
+                arrays[f"smp_{g}_{i}"] = np.asarray(x, np.float32)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(out_dir / MODEL_NPZ, buf.getvalue())
         meta = {"sample_rate": self.sample_rate, "tempo": self.tempo, "swing": self.swing,
                 "pattern_counts": self.pattern_counts, "tone_genres": sorted(self.tone_db),
                 "hits": {b: len(h) for b, h in self.hits.items()}, "loudness": self.loudness,
-                "phrases": self.phrases, "info": self.info,
+                "phrases": self.phrases, "info": self.info, "score": self.score,
+                "samples": {g: [int(p) for p, _ in ss] for g, ss in self.samples.items()},
+                "sample_info": self.sample_info, "hf_ratio": self.hf_ratio,
                 "patterns_readable": [_pattern_text(p) for p in self.patterns]}
         return atomic_write_text(out_dir / MODEL_JSON, json.dumps(meta, indent=1) + "\n")
 
@@ -164,12 +185,16 @@ class Model:
         with np.load(out_dir / MODEL_NPZ) as z:
             arrays = {k: z[k] for k in z.files}
         hits = {b: [arrays[f"hit_{b}_{i}"] for i in range(n)] for b, n in meta["hits"].items()}
+        samples = {g: [(int(p), arrays[f"smp_{g}_{i}"]) for i, p in enumerate(ps)]
+                   for g, ps in meta.get("samples", {}).items()}
         return cls(
             sample_rate=float(meta["sample_rate"]), tempo=meta["tempo"], swing=float(meta["swing"]),
             patterns=arrays["patterns"], pattern_counts=list(meta["pattern_counts"]), hits=hits,
             tone_freqs=arrays["tone_freqs"],
             tone_db={g: arrays[f"tone_{g}"] for g in meta["tone_genres"]},
             phrases=meta["phrases"], loudness=meta["loudness"], info=meta["info"],
+            score=meta.get("score", {}), samples=samples, sample_info=meta.get("sample_info", {}),
+            hf_ratio=meta.get("hf_ratio", {}),
         )
 
 
@@ -230,7 +255,7 @@ def band_onsets(perc: np.ndarray, sr: float) -> dict[str, tuple[np.ndarray, np.n
 
 
 def _folded_beats(tempo: float, beats: np.ndarray) -> tuple[float, np.ndarray]:
-    folded = _analysis.fold_tempo(tempo)
+    folded = _analysis.fold_tempo(tempo, 60.0, TEMPO_MAX)
     if beats.size < 2 or tempo <= 0:
         return folded, beats
     r = folded / tempo
@@ -244,8 +269,14 @@ def _folded_beats(tempo: float, beats: np.ndarray) -> tuple[float, np.ndarray]:
     return folded, beats
 
 
-def align_grid(onsets: np.ndarray, beats: np.ndarray) -> np.ndarray:
+def align_grid(onsets: np.ndarray, beats: np.ndarray, anchors: np.ndarray | None = None,
+               weights: np.ndarray | None = None) -> np.ndarray:
     """Shift a beat grid onto the onsets that fall near its beats.
+
+    With ``anchors`` (kick and snare onsets, ``weights`` their strengths), a grid whose beats sit
+    more than 0.15 beat away from where the anchors cluster (the strength-weighted peak of their
+    beat phases, smoothed over +-0.04 beat: a tracker locked to the swung off-beats) is first moved
+    there.
 
     Beat trackers place beats at a consistent lag or lead from the percussive attacks (30-50 ms
     here); left in, that lag reads as swing. The shift is the median phase (in beats, within
@@ -260,7 +291,19 @@ def align_grid(onsets: np.ndarray, beats: np.ndarray) -> np.ndarray:
         return beats.copy()
     i = np.clip(np.searchsorted(beats, onsets) - 1, 0, beats.size - 2)
     period = beats[i + 1] - beats[i]
-    ph = (onsets - beats[i]) / period
+    ph = np.mod((onsets - beats[i]) / period, 1.0)
+    if anchors is not None and anchors.size:  # the beat is where kick and snare hit most
+        j = np.clip(np.searchsorted(beats, anchors) - 1, 0, beats.size - 2)
+        pa = np.mod((anchors - beats[j]) / (beats[j + 1] - beats[j]), 1.0)
+        w = np.ones_like(pa) if weights is None else np.asarray(weights, float)
+        cand = np.arange(100) / 100.0
+        d = np.abs(cand[:, None] - pa[None, :])
+        d = np.minimum(d, 1.0 - d)  # circular
+        peak = float(cand[int(np.argmax((w[None, :] * np.exp(-(d / 0.04) ** 2)).sum(axis=1)))])
+        if min(peak, 1.0 - peak) > 0.15:  # the tracker sits off the beat (e.g. on swung "ands")
+            beats = beats + (peak if peak <= 0.5 else peak - 1.0) * np.median(np.diff(beats))
+            i = np.clip(np.searchsorted(beats, onsets) - 1, 0, beats.size - 2)
+            ph = np.mod((onsets - beats[i]) / (beats[i + 1] - beats[i]), 1.0)
     ph = np.where(ph > 0.5, ph - 1.0, ph)
     near = np.abs(ph) < 0.15
     if not near.any():
@@ -328,9 +371,13 @@ def chord_of(chroma: np.ndarray) -> str:
     return f"{PITCH_CLASSES[best[0]]}{best[1]}"
 
 
-def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, offset: float = 0.0
-                      ) -> list[dict]:
-    """8-beat phrases of a classical chunk with tempo, key and per-beat chords."""
+def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, offset: float = 0.0,
+                      key: str = "") -> list[dict]:
+    """8-beat phrases of a classical chunk with tempo, key and per-beat chords.
+
+    ``key`` (``"G minor"``, the chunk's key from the analysis) is every phrase's key when given; a
+    two-bar Krumhansl estimate otherwise (unreliable: a phrase on the dominant reads as another key).
+    """
     import librosa
 
     tempo, beats = _analysis.beat_times(mono, sr)
@@ -338,10 +385,26 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     if beats.size < 5:  # no usable grid: beats at 90 BPM
         beats = np.arange(0.0, mono.size / sr, 60.0 / 90.0)
     nb = PHRASE_BEATS if beats.size > PHRASE_BEATS else 4  # short chunks: one-bar phrases
+    first = 0  # phrases start on the first downbeat (cuts on bar lines)
+    if mono.size >= 2 * sr and float(np.abs(mono).max()) > 1e-4:
+        from ..stages.beats import track_beats
+
+        down = np.asarray(track_beats(mono, sr).downbeats, float)
+        if down.size:
+            first = int(np.argmin(np.abs(beats - down[0])))
+            first = first % 4 if beats.size - first < nb + 1 else first
     chroma = librosa.feature.chroma_stft(y=mono, sr=sr, n_fft=4096, hop_length=1024)
     ct = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=sr, hop_length=1024)
+
+    def edge(t0: float, t1: float) -> tuple[list[float], float]:
+        m = (ct >= t0) & (ct < t1)
+        c = chroma[:, m].mean(axis=1) if m.any() else np.zeros(12)
+        seg = mono[int(t0 * sr): int(t1 * sr)]
+        db = 20 * np.log10(max(float(np.sqrt(np.mean(seg ** 2))) if seg.size else 0.0, 1e-9))
+        return [round(float(v), 4) for v in c], round(float(db), 2)
+
     out = []
-    for i in range(0, beats.size - nb, nb):
+    for i in range(first, beats.size - nb, nb):
         s, e = beats[i], beats[i + nb]
         seg = mono[int(s * sr): int(e * sr)]
         if seg.size < sr:
@@ -353,6 +416,8 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
         if not m.any():
             continue
         tonic, mode, r = _analysis.key_from_chroma(chroma[:, m].mean(axis=1))
+        if key and len(key.split()) == 2 and key.split()[0] in PITCH_CLASSES:
+            tonic, mode = PITCH_CLASSES.index(key.split()[0]), key.split()[1]
         chords = []
         for j in range(nb):
             mb = (ct >= beats[i + j]) & (ct < beats[i + j + 1])
@@ -361,7 +426,9 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
                     "source_time": round(offset + float(s), 3),
                     "tempo": round(60.0 * nb / float(e - s), 2), "beats": [round(float(b - s), 4) for b in beats[i: i + nb + 1]],
                     "tonic": int(tonic),
-                    "mode": mode, "key_corr": round(r, 3), "chords": chords, "rms_db": round(rms_db, 2)})
+                    "mode": mode, "key_corr": round(r, 3), "chords": chords, "rms_db": round(rms_db, 2),
+                    **dict(zip(("chroma_in", "db_in"), edge(s, beats[i + 1]))),
+                    **dict(zip(("chroma_out", "db_out"), edge(beats[i + nb - 1], e)))})
     return out
 
 
@@ -386,6 +453,25 @@ def cluster_patterns(pats: list[np.ndarray], max_distance: int = 5) -> list[list
             keys.append(b)
             groups.append([p])
     return groups
+
+
+def hf_ratio(mono: np.ndarray, sr: float) -> float:
+    """Share of the energy above :data:`HF_SPLIT` (5 kHz) in the mean power spectrum of ``mono``.
+
+    Returns
+    -------
+    float in ``[0, 1]``; 0 for silence or a signal shorter than one 2048-sample frame.
+    """
+    x = np.asarray(mono, np.float64)
+    if x.size < N_FFT:
+        return 0.0
+    hop = N_FFT // 2
+    n = 1 + (x.size - N_FFT) // hop
+    idx = np.arange(N_FFT)[None, :] + hop * np.arange(n)[:, None]
+    P = (np.abs(np.fft.rfft(x[idx] * np.hanning(N_FFT), axis=1)) ** 2).sum(axis=0)
+    f = np.fft.rfftfreq(N_FFT, 1.0 / sr)
+    tot = float(P.sum())
+    return float(P[f >= HF_SPLIT].sum() / tot) if tot > 0 else 0.0
 
 
 def _spectrum_db(mono: np.ndarray) -> np.ndarray:
@@ -438,6 +524,8 @@ def learn(
     max_chunks: int = 60,
     hits_per_band: int = 4,
     max_patterns: int = 8,
+    samples_per_genre: int = 24,
+    score: bool = True,
     save: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Model:
@@ -454,6 +542,11 @@ def learn(
         One-shots kept per band.
     max_patterns : int
         Drum patterns kept.
+    samples_per_genre : int
+        Note samples kept per genre (see :func:`technob_fx.blend.instruments.cut_samples`).
+    score : bool
+        Transcribe the chunks and learn the sequence models and note samples
+        (:mod:`technob_fx.blend.compose`); the generative mode needs them, slice mode does not.
     save : bool
         Write ``model.json`` / ``model.npz`` into ``dataset``.
     progress : callable, optional
@@ -488,6 +581,9 @@ def learn(
     tempos, swings, pats, hits, lufs = [], [], [], [], {}
     spectra: dict[str, list[np.ndarray]] = {}
     phrases: list[dict] = []
+    analysed: list[tuple[str, dict]] = []
+    cuts: dict[str, list] = {}
+    hf: dict[str, list[float]] = {}
     for genre, rs in picked.items():
         for r in rs:
             audio, _ = read_audio(dataset / r["wav"], sr)
@@ -496,22 +592,37 @@ def learn(
             lufs.setdefault(genre, []).append(r["loudness"])
             if mono.size >= N_FFT:
                 spectra.setdefault(genre, []).append(_spectrum_db(mono) * mono.size)  # weight by length
+                hf.setdefault(genre, []).append(hf_ratio(mono, sr))
+            harmonic = mono
+            if genre == "lofi" and mono.size >= 2 * sr:
+                from ..stages.hpss import HarmonicPercussive
+
+                parts = HarmonicPercussive(margin_percussive=2.0).split(mono, sr)
+                perc, harmonic = parts["percussive"], parts["harmonic"]
+            if score and mono.size >= 4 * sr and float(np.abs(mono).max()) > 1e-3:
+                from .compose import analyse_chunk
+                from .instruments import cut_samples
+
+                a = analyse_chunk(audio, sr, genre)
+                analysed.append((genre, a))
+                cuts.setdefault(genre, []).extend(cut_samples(harmonic, sr, a["notes"], source=r["source"]))
             if genre == "lofi" and mono.size >= 2 * sr:
                 tempo, beats = _analysis.beat_times(mono, sr)
                 tempo, beats = _folded_beats(tempo, beats)
-                perc = percussive(mono, sr)
                 ons = band_onsets(perc, sr)
                 if tempo > 0 and beats.size >= 5:
                     tempos.append(tempo)
                     all_on = np.concatenate([ons[b][0] for b in BANDS])
-                    beats = align_grid(all_on, beats)
+                    beats = align_grid(all_on, beats, np.concatenate([ons["low"][0], ons["mid"][0]]),
+                                       np.concatenate([ons["low"][1], ons["mid"][1]]))
                     phases = swing_ratio(all_on, beats)
                     swings.extend(phases)
                     sw = float(np.median(phases)) if phases else 0.5
                     pats.extend(bar_patterns(ons, beats, min(max(sw, 0.5), 0.75)))
                 hits.extend(_hit_candidates(perc, sr, ons))
             elif genre == "classical" and mono.size >= 2 * sr:
-                phrases.extend(classical_phrases(mono, sr, wav=r["wav"], source=r["source"], offset=r["offset"]))
+                phrases.extend(classical_phrases(mono, sr, wav=r["wav"], source=r["source"], offset=r["offset"],
+                                                 key=r.get("key", "")))
             done += 1
             if progress:
                 progress(done / total, f"{genre} {r['chunk_id']}")
@@ -529,6 +640,23 @@ def learn(
     for band in BANDS:
         if not chosen.get(band):
             chosen[band] = [_default_hit(band, sr)]
+    samples: dict[str, list[tuple[int, np.ndarray]]] = {}
+    sample_info: dict[str, list[dict]] = {}
+    for g, cs in sorted(cuts.items()):
+        kept: list = []
+        for c in sorted(cs, key=lambda c: -c[0]):
+            if sum(abs(k[1] - c[1]) <= 1 for k in kept) < 2:
+                kept.append(c)
+            if len(kept) >= samples_per_genre:
+                break
+        kept.sort(key=lambda c: c[1])
+        samples[g] = [(c[1], c[2]) for c in kept]
+        sample_info[g] = [{"pitch": c[1], **c[3]} for c in kept]
+    score_model = {}
+    if analysed:
+        from .compose import learn_score
+
+        score_model = learn_score(analysed).to_dict()
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
     tone = {g: 10 * np.log10(np.sum(v, axis=0) + 1e-12) for g, v in spectra.items()}
     for g in tone:
@@ -542,6 +670,8 @@ def learn(
         loudness={g: round(float(np.median(v)), 2) for g, v in lufs.items()},
         info={"manifest": manifest_fingerprint(dataset), "chunks": {g: len(v) for g, v in picked.items()},
               "bars": len(pats), "swing_onsets": len(swings)},
+        score=score_model, samples=samples, sample_info=sample_info,
+        hf_ratio={g: round(float(np.median(v)), 6) for g, v in hf.items()},
     )
     if save:
         model.save(dataset)

@@ -83,7 +83,8 @@ def run_learn(args: argparse.Namespace) -> int:
         print(f"Lo-Fi tempo {m.tempo['p10']:.0f}-{m.tempo['p90']:.0f} BPM (median {m.tempo['p50']:.0f}), "
               f"swing {m.swing:.2f}, {len(m.patterns)} drum patterns from {m.info.get('bars', 0)} bars, "
               f"hits {', '.join(f'{b}: {len(h)}' for b, h in m.hits.items())}; "
-              f"{len(m.phrases)} classical phrases -> {args.dataset / 'model.json'}")
+              f"{len(m.phrases)} classical phrases; score model: {m.score.get('counts', {})}, note samples "
+              f"{', '.join(f'{g}: {len(v)}' for g, v in m.samples.items())} -> {args.dataset / 'model.json'}")
     return 0
 
 
