@@ -8,6 +8,7 @@ import json
 import mido
 import numpy as np
 import pytest
+import soundfile as sf
 
 from bridge.export import TrackData, export, labels_text, parse_labels, read_analysis_json
 from bridge.midi import BEAT_NOTE, DOWNBEAT_NOTE, PPQ
@@ -246,8 +247,11 @@ def test_analysis_json_round_trip_and_cli(steady, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "song.jams", "song.mid", "song_beats.txt", "song_sections.txt"]
     assert src.read_bytes() == before
+    drums = tmp_path / "x" / "drums.wav"  # a stem given on the command line must exist
+    drums.parent.mkdir()
+    sf.write(drums, np.zeros((441, 2), np.float32), 44100)
     assert main(["export", str(src), "--to", "reaper", "-o", str(out), "--quiet",
-                 "--stem", "drums=x/drums.wav"]) == 0
+                 "--stem", f"drums={drums}"]) == 0
     assert parse_rpp((out / "song.RPP").read_text()).find("TRACK").values("NAME")[0][0] == "drums"
 
 
