@@ -101,3 +101,115 @@ def test_annotated_clip_runs(shared_data):
     ref = np.loadtxt(shared_data / "annotated" / "sample.beats", comments="#", ndmin=2)[:, 0]
     grid = track_beats(audio, sr)
     assert grid.beats.size >= ref.size - 1  # a 2.8 s clip: only a sanity check
+
+
+# -- meter, forced meter and downbeat, tempo ranges that leave out the music's tempo (issue 10) --
+
+
+@pytest.fixture(scope="module")
+def waltz():
+    from technob_fx.synth.traps import make_trap
+
+    return make_trap("waltz", seed=3, duration=30, sample_rate=22050)
+
+
+def test_meter_three_for_a_waltz_four_for_techno(waltz, short_track):
+    from technob_fx.synth.traps import make_trap
+
+    audio, truth = waltz
+    grid = track_beats(audio, truth.sample_rate)
+    assert truth.beats_per_bar == 3 and grid.beats_per_bar == 3
+    assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.75
+    idx = np.searchsorted(grid.beats, grid.downbeats)
+    assert np.all(np.diff(idx) == 3)  # the bars follow the meter
+    # four-to-the-floor stays 4, also with a loud off-beat hat
+    audio, truth, _ = short_track
+    assert track_beats(audio, truth.sample_rate).beats_per_bar == 4
+    hat, hat_truth = make_trap("offbeat_hat", seed=3, duration=30, sample_rate=22050)
+    grid = track_beats(hat, hat_truth.sample_rate)
+    assert grid.beats_per_bar == 4
+    assert mir_eval.beat.f_measure(hat_truth.downbeats, grid.downbeats) >= 0.95
+
+
+def test_forced_meter_and_downbeat(short_track):
+    audio, truth, _ = short_track
+    fe = Frontend(audio, truth.sample_rate)
+    auto = track_beats(audio, truth.sample_rate, frontend=fe)
+    three = track_beats(audio, truth.sample_rate, beats_per_bar=3, frontend=fe)
+    assert three.beats_per_bar == 3
+    assert np.array_equal(three.beats, auto.beats)  # the meter moves bars, not beats
+    assert np.all(np.diff(np.searchsorted(three.beats, three.downbeats)) == 3)
+    # the beat nearest to the forced time starts a bar; the bars keep their length
+    t = float(auto.beats[9]) + 0.04
+    forced = track_beats(audio, truth.sample_rate, downbeat=t, frontend=fe)
+    assert forced.beats_per_bar == 4 and auto.beats[9] in forced.downbeats
+    assert np.all(np.diff(np.searchsorted(forced.beats, forced.downbeats)) == 4)
+    assert mir_eval.beat.f_measure(truth.downbeats, forced.downbeats) < 0.1  # one beat late: all wrong
+    both = track_beats(audio, truth.sample_rate, beats_per_bar=3, downbeat=float(auto.beats[4]), frontend=fe)
+    assert auto.beats[4] in both.downbeats and both.beats_per_bar == 3
+    # before the first beat: the grid is extended at its period
+    early = track_beats(audio, truth.sample_rate, downbeat=float(auto.beats[0] - 2 * np.diff(auto.beats[:2])[0]),
+                        frontend=fe)
+    assert auto.beats[2] in early.downbeats
+    node = BeatTracker(beats_per_bar=3, downbeat=float(auto.beats[4])).analyze(audio, truth.sample_rate, fe)
+    assert node.beats_per_bar == 3 and auto.beats[4] in node.downbeats
+    with pytest.raises(ParameterError):
+        track_beats(audio, truth.sample_rate, beats_per_bar=-2, frontend=fe)
+    with pytest.raises(ParameterError):
+        track_beats(audio, truth.sample_rate, downbeat=float("nan"), frontend=fe)
+
+
+def test_tempo_range_that_leaves_out_the_tempo():
+    """The issue's solo trumpet at 90 BPM: a range around it finds it, a range without it gives
+    the best tempo inside it and a warning, never an empty grid without a word."""
+    from technob_fx.stages.beats import TempoRangeWarning
+    from technob_fx.synth.traps import make_trap
+
+    audio, truth = make_trap("trumpet_90", seed=1, duration=10)
+    fe = Frontend(audio, truth.sample_rate)
+    inside = track_beats(audio, truth.sample_rate, min_bpm=80, max_bpm=100, frontend=fe)
+    assert inside.tempo == pytest.approx(90.0, rel=0.02)
+    assert mir_eval.beat.f_measure(truth.beats, inside.beats) >= 0.85  # as with the default range
+    with pytest.warns(TempoRangeWarning, match="leaves out"):
+        out = track_beats(audio, truth.sample_rate, min_bpm=100, max_bpm=120, frontend=fe)
+    assert out.beats.size >= 20 and 100 <= out.tempo <= 120.5
+    # a clip too short for 4 beats in the range: an empty grid, with a warning
+    with pytest.warns(TempoRangeWarning, match="fewer than 4 beats"):
+        short = track_beats(audio[:, : int(4 * truth.sample_rate)], truth.sample_rate, min_bpm=20, max_bpm=40)
+    assert short.beats.size == 0
+
+
+def test_tempo_range_on_the_real_trumpet_loop(shared_data):
+    """The recording of the issue (90 BPM): --min-bpm 80 --max-bpm 100 returned 0 beats."""
+    from technob_fx.core.io import read_audio
+
+    audio, sr = read_audio(shared_data / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg")
+    grid = track_beats(audio, sr, min_bpm=80, max_bpm=100)
+    assert grid.beats.size >= 5 and 80 <= grid.tempo <= 100
+
+
+def test_cli_analyze_forced_meter_and_downbeat(short_track_file, tmp_path, capsys):
+    """`technob analyze --beats-per-bar 3 --downbeat T`: analysis.json and the bar features follow."""
+    import json
+
+    from technob_fx.cli import main
+
+    out = tmp_path / "a"
+    assert main(["analyze", str(short_track_file), "-o", str(out), "--quiet"]) == 0
+    auto = json.loads((out / "analysis.json").read_text())
+    assert auto["beats_per_bar"] == 4
+    beats = np.asarray(auto["beats"])
+    t = float(beats[6]) - 0.05
+    assert main(["analyze", str(short_track_file), "-o", str(out), "--quiet", "--beats-per-bar", "3",
+                 "--downbeat", f"{t:.3f}"]) == 0
+    doc = json.loads((out / "analysis.json").read_text())
+    down = np.asarray(doc["downbeats"])
+    assert doc["beats_per_bar"] == 3 and np.allclose(doc["beats"], beats)
+    assert np.min(np.abs(down - beats[6])) < 1e-6
+    assert np.all(np.diff(np.searchsorted(beats, down - 1e-6)) == 3)
+    assert np.allclose(doc["bars"]["times"], down)  # the bar features follow the forced bars
+    capsys.readouterr()
+    assert main(["analyze", str(short_track_file), "-o", str(out), "--beats-per-bar", "0"]) == 1
+    assert capsys.readouterr().err.startswith("technob: error: --beats-per-bar must be 1 to 16")
+    assert main(["analyze", str(short_track_file), "-o", str(out), "--downbeat", "-3"]) == 1
+    assert "technob: error: --downbeat" in capsys.readouterr().err

@@ -762,6 +762,8 @@ def analyze(
     max_bpm: float | None = None,
     frontend: Any = None,
     notes: bool = False,
+    beats_per_bar: int | None = None,
+    downbeat: float | None = None,
 ) -> Analysis:
     """Run every analysis stage on one buffer, sharing one front-end.
 
@@ -781,6 +783,10 @@ def analyze(
         Also transcribe the polyphonic notes and name the chord of every bar
         (:func:`technob_fx.stages.notes.transcribe`). Off by default: it is the slowest stage
         (about 20x real time, the rest of the analysis over 100x).
+    beats_per_bar : int, optional
+        Force the meter (default: 3 or 4 estimated from the audio).
+    downbeat : float, optional
+        Force the bar phase: the beat nearest to this time (seconds) is a downbeat.
 
     Returns
     -------
@@ -813,7 +819,7 @@ def analyze(
         timings[name] = time.perf_counter() - t0
         return out
 
-    kw: dict[str, float] = {}
+    kw: dict[str, float | None] = {"beats_per_bar": beats_per_bar, "downbeat": downbeat}
     if min_bpm is not None:
         kw["min_bpm"] = min_bpm
     if max_bpm is not None:
@@ -852,6 +858,8 @@ def analyze_file(
     min_bpm: float | None = None,
     max_bpm: float | None = None,
     notes: bool = False,
+    beats_per_bar: int | None = None,
+    downbeat: float | None = None,
 ) -> Analysis:
     """Decode an audio file, :func:`analyze` it and optionally :meth:`~Analysis.write` the results.
 
@@ -867,6 +875,8 @@ def analyze_file(
         Tempo range of the beat tracker.
     notes : bool
         Polyphonic notes and chords too (see :func:`analyze`).
+    beats_per_bar, downbeat : optional
+        Forced meter and downbeat time (see :func:`analyze`).
 
     Returns
     -------
@@ -876,7 +886,7 @@ def analyze_file(
     fe, sr, channels = load_frontend(path)
     t_load = time.perf_counter() - t0
     res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe,
-                  notes=notes)
+                  notes=notes, beats_per_bar=beats_per_bar, downbeat=downbeat)
     res.sample_rate = sr
     res.channels = channels
     res.timings = {"load": t_load, **res.timings}

@@ -18,18 +18,29 @@ music:
    through them (local linear fits, then a cubic Hermite spline whose slopes are the local beat
    periods). The grid therefore keeps going, in time, through breakdowns, and follows a drifting
    tempo.
-5. **Downbeats** -- each of the four bar phases is scored by how much the harmony and the bass
-   change across its beats (chords and bass lines change on bar lines) and how little snare /
-   clap energy it has (backbeats fall on 2 and 4).
+5. **Meter** -- 3 or 4 beats per bar (:func:`estimate_meter`): how much of the beat-to-beat
+   variation of beat-synchronous features (harmonic spectrum, chroma, the onset pattern inside the
+   beat, the low-band accent, harmonic change) a bar-periodic pattern of 3 explains against one of
+   4, in windows of 24 beats. 4 unless 3 is clearly better, so four-to-the-floor stays 4. A given
+   ``beats_per_bar`` skips the estimate.
+6. **Downbeats** -- each bar phase is scored by how much the harmony and the bass change across
+   its beats (chords and bass lines change on bar lines) and how little snare / clap energy it has
+   (backbeats fall on 2 and 4). A given ``downbeat`` time fixes the phase instead: the beat
+   nearest to it is a downbeat.
+
+A tempo range that excludes the music's own tempo gives the best-supported tempo inside the range
+and a :class:`TempoRangeWarning` (never an empty grid without a word).
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.errors import ParameterError
+from ..core.errors import ParameterError, TechnobWarning
 from ..core.frontend import StreamedAnalyzer, frontend_for
 from ..core.node import AnalyzerNode, Param
 from ..core.results import BeatGrid
@@ -37,10 +48,19 @@ from ..core.results import BeatGrid
 if TYPE_CHECKING:
     from ..core.frontend import Frontend
 
+log = logging.getLogger(__name__)
+
 #: Default tempo range (BPM) and the centre of the tempo prior.
 MIN_BPM = 70.0
 MAX_BPM = 180.0
 PRIOR_BPM = 125.0
+#: Meter evidence (sum over features of explained-variance differences, 3 minus 4) above which a
+#: piece is in 3; below it, 4.
+METER_THRESHOLD = 0.1
+
+
+class TempoRangeWarning(TechnobWarning):
+    """The tempo range excludes the music's strongest tempo (the grid is the best one inside it)."""
 
 
 def beat_onset_signal(frontend: Frontend) -> np.ndarray:
@@ -215,10 +235,31 @@ def _fit_grid(
     return t_hat, slope
 
 
-def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int) -> int:
-    """Index (0..beats_per_bar-1) of the first beat that starts a bar."""
-    if beats.size < 2 * beats_per_bar:
-        return 0
+def _z(x: np.ndarray) -> np.ndarray:
+    s = x.std()
+    return (x - x.mean()) / s if s > 1e-9 else np.zeros_like(x)
+
+
+def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, np.ndarray]:
+    """Beat-synchronous features for meter and downbeats, one row per beat.
+
+    Parameters
+    ----------
+    frontend : Frontend
+        Front-end of the audio.
+    beats : np.ndarray
+        Beat times, seconds (at least 2).
+
+    Returns
+    -------
+    dict
+        ``spec`` ``(n, bands)``: mean harmonic (30 Hz - 2.5 kHz) log-mel spectrum of each beat
+        interval, after its transient; ``chroma`` ``(n, 12)``: unit-norm chroma of each interval;
+        ``rhythm`` ``(n, 16)``: low / mid / high band and full onset strength at the 4 sixteenths
+        of each beat; ``change`` and ``chroma_change`` ``(n,)``: spectral and chroma change from
+        the previous beat; ``low`` and ``mid`` ``(n,)``: low-band (kick, bass) and mid-band
+        (snare, clap) onset strength at each beat.
+    """
     from ..core.frontend import mel_centres
 
     fps = frontend.fps
@@ -226,26 +267,109 @@ def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int) -
     centres = mel_centres()
     harm = (centres > 30) & (centres < 2500)
     bands = frontend.onset_bands()
-    fr = np.clip(np.round(beats * fps).astype(np.int64), 0, lm.shape[0] - 1)
-    period = np.median(np.diff(fr))
+    n_fr = lm.shape[0]
+    fr = np.clip(np.round(beats * fps).astype(np.int64), 0, n_fr - 1)
+    period = max(1.0, float(np.median(np.diff(fr)))) if fr.size > 1 else 1.0
     skip = max(1, int(0.12 * period))
-    # mean harmonic spectrum of each beat interval (skipping the transient)
-    edges = np.append(fr, min(lm.shape[0], fr[-1] + int(period)))
+    edges = np.append(fr, min(n_fr, fr[-1] + int(period)))
     cs = np.concatenate([np.zeros((1, int(harm.sum()))), np.cumsum(lm[:, harm], axis=0, dtype=np.float64)])
-    a = np.minimum(edges[:-1] + skip, edges[1:] - 1)
-    b = np.maximum(edges[1:], a + 1)
-    spec = (cs[b] - cs[a]) / (b - a)[:, None]
+    a = np.minimum(edges[:-1] + skip, edges[1:] - 1).clip(0, n_fr - 1)
+    b = np.maximum(edges[1:], a + 1).clip(1, n_fr)
+    spec = (cs[b] - cs[a]) / np.maximum(b - a, 1)[:, None]
     change = np.zeros(beats.size)
     change[1:] = np.abs(np.diff(spec, axis=0)).mean(axis=1)
-    # snare / clap strength at each beat (mid band), relative to the low band
-    mid = bands[1]
-    mid_at = np.array([mid[max(0, f - 2) : f + 3].max() if f < mid.size else 0.0 for f in fr])
+    if beats.size > 1:
+        change[0] = change[1:].mean()
+    ch, cfps = frontend.chroma()
+    cf = np.clip(np.round(beats * cfps).astype(np.int64), 0, ch.shape[1] - 1)
+    cstep = max(1, int(np.median(np.diff(cf)))) if cf.size > 1 else 1
+    cedges = np.append(cf, min(ch.shape[1], cf[-1] + cstep))
+    ccs = np.concatenate([np.zeros((12, 1)), np.cumsum(ch, axis=1, dtype=np.float64)], axis=1)
+    ca = cedges[:-1]
+    cb = np.maximum(cedges[1:], ca + 1).clip(max=ch.shape[1])
+    ca = np.minimum(ca, cb - 1)
+    cv = ((ccs[:, cb] - ccs[:, ca]) / (cb - ca)).T
+    cv = cv / (np.linalg.norm(cv, axis=1, keepdims=True) + 1e-9)
+    cchange = np.zeros(beats.size)
+    cchange[1:] = 1.0 - np.sum(cv[1:] * cv[:-1], axis=1)
+    if beats.size > 1:
+        cchange[0] = cchange[1:].mean()
+    allb = np.vstack([bands, frontend.onset_envelope()[None]]).astype(np.float64)
+    m = allb.shape[1]
+    t = beats[:, None] + (period / fps) * np.arange(4)[None] / 4
+    f = np.clip(np.round(t * fps).astype(np.int64), 0, m - 1)
+    peak = np.maximum.reduce([allb[:, np.clip(f + d, 0, m - 1)] for d in (-2, -1, 0, 1, 2)])  # (4 bands, n, 4)
+    rhythm = np.concatenate(list(peak), axis=1)
+    return {"spec": spec, "chroma": cv, "rhythm": rhythm, "change": change, "chroma_change": cchange,
+            "low": peak[0][:, 0], "mid": peak[1][:, 0]}
 
-    def z(x: np.ndarray) -> np.ndarray:
-        s = x.std()
-        return (x - x.mean()) / s if s > 1e-9 else np.zeros_like(x)
 
-    feat = z(change) - 0.5 * z(mid_at)
+def _explained(x: np.ndarray, m: int, win: int = 24, hop: int = 6) -> float:
+    """Share of the variance of ``x`` (rows = beats) explained by the beat's position in a bar of
+    ``m`` beats, minus its chance level, averaged over windows of ``win`` beats."""
+    x = np.asarray(x, np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    n = x.shape[0]
+    vals = []
+    for s in range(0, max(1, n - win + 1), hop):
+        y = x[s : s + win]
+        k = y.shape[0]
+        if k < 2 * m:
+            break
+        y = y - y.mean(axis=0)
+        tot = float((y**2).sum())
+        if tot <= 1e-12:
+            continue
+        g = np.arange(k) % m
+        between = sum(float((y[g == q].mean(axis=0) ** 2).sum()) * int((g == q).sum()) for q in range(m))
+        vals.append(between / tot - (m - 1) / (k - 1))
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def meter_evidence(feats: dict[str, np.ndarray]) -> float:
+    """Evidence for 3 beats per bar against 4 (:func:`beat_features` in); > 0 favours 3."""
+    out = 0.0
+    for name in ("spec", "chroma", "rhythm", "low", "change", "chroma_change"):
+        x = feats[name]
+        if x.ndim == 1:
+            x = _z(x)
+        out += _explained(x, 3) - _explained(x, 4)
+    return out
+
+
+def estimate_meter(frontend: Frontend, beats: np.ndarray, threshold: float = METER_THRESHOLD) -> int:
+    """Beats per bar, 3 or 4, of the music over ``beats`` (4 unless 3 is clearly better).
+
+    Parameters
+    ----------
+    frontend : Frontend
+        Front-end of the audio.
+    beats : np.ndarray
+        Beat times, seconds.
+    threshold : float
+        :func:`meter_evidence` above which the answer is 3.
+
+    Returns
+    -------
+    int
+        3 or 4 (4 when there are fewer than 24 beats: too little to tell).
+    """
+    if beats.size < 24:
+        return 4
+    return 3 if meter_evidence(beat_features(frontend, beats)) > threshold else 4
+
+
+def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int,
+                    feats: dict[str, np.ndarray] | None = None) -> int:
+    """Index (0..beats_per_bar-1) of the first beat that starts a bar."""
+    if beats.size < 2 * beats_per_bar:
+        return 0
+    f = feats if feats is not None else beat_features(frontend, beats)
+    feat = _z(f["change"]) - 0.5 * _z(f["mid"])
+    if beats_per_bar == 3:
+        # in 3 the bass note on 1 (oom-pah-pah) is the clearest mark; no backbeat to avoid
+        feat = _z(f["change"]) + _z(f["chroma_change"]) + _z(f["low"])
     scores = [feat[p::beats_per_bar].mean() for p in range(beats_per_bar)]
     return int(np.argmax(scores))
 
@@ -257,10 +381,11 @@ def track_beats(
     min_bpm: float = MIN_BPM,
     max_bpm: float = MAX_BPM,
     prior_bpm: float = PRIOR_BPM,
-    beats_per_bar: int = 4,
+    beats_per_bar: int | None = None,
+    downbeat: float | None = None,
     frontend: Frontend | None = None,
 ) -> BeatGrid:
-    """Track tempo, beats and downbeats.
+    """Track tempo, beats, meter and downbeats.
 
     Parameters
     ----------
@@ -273,8 +398,12 @@ def track_beats(
         octave (e.g. ``min_bpm=110, max_bpm=150`` for techno).
     prior_bpm : float
         Most likely tempo, BPM (centre of the log-normal prior that breaks octave ties).
-    beats_per_bar : int
-        Meter numerator (4).
+    beats_per_bar : int, optional
+        Meter numerator; ``None`` (or 0) estimates 3 or 4 from the audio (:func:`estimate_meter`).
+    downbeat : float, optional
+        Time, seconds, of a downbeat: the bar phase is chosen so that the beat nearest to it
+        starts a bar (before the first or after the last beat: the grid extended at its
+        period). ``None`` finds the phase from the audio.
     frontend : Frontend, optional
         Shared front-end of ``audio`` (created when absent). The grid is cached on it per
         parameter set, so a segmenter or feature extractor after a beat tracker reuses it.
@@ -284,7 +413,14 @@ def track_beats(
     BeatGrid
         ``beats`` and ``downbeats`` in seconds; ``tempo`` is the median local tempo in BPM
         (:func:`technob_fx.core.tempo.fit_tempo_map` gives the tempo map of a drifting track). An empty grid with tempo
-        0 when the audio has no beat (silence, noise, too short).
+        0 when the audio has no beat (silence, noise, too short). ``beats_per_bar`` is the given or
+        estimated meter.
+
+    Warns
+    -----
+    TempoRangeWarning
+        ``[min_bpm, max_bpm]`` leaves out the music's own tempo: the grid is the best one inside
+        the range (also logged).
 
     Raises
     ------
@@ -297,29 +433,61 @@ def track_beats(
         raise ParameterError(f"tempo range must satisfy 0 < min_bpm < max_bpm <= 400, got [{min_bpm}, {max_bpm}]")
     if not (0 < prior_bpm <= 1000):
         raise ParameterError(f"prior_bpm must be in (0, 1000], got {prior_bpm}")
-    if beats_per_bar < 1:
-        raise ParameterError(f"beats_per_bar must be >= 1, got {beats_per_bar}")
+    bpb = int(beats_per_bar) if beats_per_bar else 0
+    if bpb < 0 or bpb > 64:
+        raise ParameterError(f"beats_per_bar must be 1 to 64 (or None to estimate it), got {beats_per_bar}")
+    if downbeat is not None and not np.isfinite(downbeat):
+        raise ParameterError(f"downbeat must be a finite time in seconds, got {downbeat}")
     fe = frontend_for(audio, sr, frontend)
-    key = f"beat_grid:{min_bpm:g}:{max_bpm:g}:{prior_bpm:g}:{beats_per_bar}"
-    grid = fe.get(key, lambda: _track(fe, min_bpm, max_bpm, prior_bpm, beats_per_bar))
+    key = f"beat_grid:{min_bpm:g}:{max_bpm:g}:{prior_bpm:g}:{bpb}:{downbeat}"
+    grid, warning = fe.get(key, lambda: _track(fe, min_bpm, max_bpm, prior_bpm, bpb, downbeat))
+    if warning:
+        log.info(warning)
+        warnings.warn(warning, TempoRangeWarning, stacklevel=2)
     # a copy: callers may change the grid without touching the cached one
     return BeatGrid(grid.beats.copy(), grid.downbeats.copy(), grid.tempo, grid.beats_per_bar)
 
 
-def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats_per_bar: int) -> BeatGrid:
-    empty = BeatGrid(np.zeros(0), np.zeros(0), 0.0, beats_per_bar)
+def _in_range(bpm: float, lo: float, hi: float) -> float:
+    """The tempo in ``[lo, hi]`` metrically nearest to ``bpm`` (x2, /2, x3, /3, x3/2, x2/3, ...)."""
+    ratios = (1.0, 2.0, 0.5, 3.0, 1 / 3, 1.5, 2 / 3, 4.0, 0.25, 4 / 3, 0.75)
+    for r in ratios:
+        if lo <= bpm * r <= hi:
+            return bpm * r
+    return float(np.clip(bpm, lo, hi))
+
+
+def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats_per_bar: int,
+           downbeat: float | None) -> tuple[BeatGrid, str]:
+    empty = BeatGrid(np.zeros(0), np.zeros(0), 0.0, beats_per_bar or 4)
     onset = beat_onset_signal(fe)
     fps = fe.fps
     if onset.size < int(2 * fps) or not np.any(onset > 0):
-        return empty
+        return empty, ""
     bpm0, salience = estimate_tempo(onset, fps, min_bpm=min_bpm, max_bpm=max_bpm, prior_bpm=prior_bpm)
     # the autocorrelation of a beatless signal is noise of size ~ 1/sqrt(n): the threshold follows
-    if bpm0 <= 0 or salience < max(0.03, 2.8 / np.sqrt(onset.size)):
-        return empty
+    threshold = max(0.03, 2.8 / np.sqrt(onset.size))
+    warning = ""
+    lo, hi = min(min_bpm, MIN_BPM), max(max_bpm, MAX_BPM)
+    if (lo, hi) != (min_bpm, max_bpm):
+        # a narrowed range: is the music's own tempo outside it?
+        bpm_all, sal_all = estimate_tempo(onset, fps, min_bpm=lo, max_bpm=hi, prior_bpm=prior_bpm)
+        outside = bpm_all > 0 and sal_all >= threshold and not (min_bpm <= bpm_all <= max_bpm)
+        if outside and (bpm0 <= 0 or salience < max(threshold, 0.5 * sal_all)):
+            if bpm0 <= 0 or salience < threshold:
+                bpm0 = _in_range(bpm_all, min_bpm, max_bpm)
+            warning = (f"tempo range {min_bpm:g}-{max_bpm:g} BPM leaves out the music's strongest tempo "
+                       f"({bpm_all:.1f} BPM); the beats follow {bpm0:.1f} BPM, the best inside the range")
+            salience = threshold
+    if bpm0 <= 0 or salience < threshold:
+        return empty, ""
     period = 60.0 * fps / bpm0
     dp = _dp_beats(onset, period)
     if dp.size < 4:
-        return empty
+        if (min_bpm, max_bpm) != (MIN_BPM, MAX_BPM):
+            warning = (f"no beat grid: fewer than 4 beats at {bpm0:.1f} BPM (tempo range {min_bpm:g}-{max_bpm:g} "
+                       f"BPM) fit in {fe.duration:.1f} s of audio")
+        return empty, warning
     # sub-frame peaks at the tracked beats; keep the ones on a clear onset
     radius = max(1, int(round(period / 6)))
     pos = np.empty(dp.size)
@@ -329,7 +497,10 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     ref = float(np.percentile(height, 90))
     strong = height >= 0.3 * ref
     if strong.sum() < 4:
-        return empty
+        # few clear onsets (a short, sparse clip; a range away from the music's own tempo): the
+        # dynamic programme's beats carry the grid where no onset peak does
+        pos = np.where(strong, pos, dp.astype(np.float64))
+        strong = np.ones(dp.size, bool)
     t_sup = pos[strong] / fps
     # integer beat numbers, counting beats across gaps with the local period on both sides
     per = period / fps
@@ -380,10 +551,31 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     beats = np.maximum(beats, 0.0)
     beats = beats[np.concatenate([[True], np.diff(beats) > 1e-3])]
     if beats.size < 2:
-        return empty
-    phase = _downbeat_phase(fe, beats, beats_per_bar)
+        return empty, warning
+    feats = beat_features(fe, beats)
+    bpb = beats_per_bar
+    if not bpb:
+        bpb = 3 if beats.size >= 24 and meter_evidence(feats) > METER_THRESHOLD else 4
+    if downbeat is not None:
+        phase = _forced_phase(beats, bpb, float(downbeat))
+    else:
+        phase = _downbeat_phase(fe, beats, bpb, feats)
     tempo = float(np.median(60.0 / np.diff(beats)))
-    return BeatGrid(beats, beats[phase::beats_per_bar], tempo, beats_per_bar)
+    return BeatGrid(beats, beats[phase::bpb], tempo, bpb), warning
+
+
+def _forced_phase(beats: np.ndarray, beats_per_bar: int, downbeat: float) -> int:
+    """Bar phase that makes the beat nearest to ``downbeat`` (the grid extended at its end
+    periods outside it) a downbeat."""
+    if beats.size < 2:
+        return 0
+    if downbeat < beats[0]:
+        k = -int(round((beats[0] - downbeat) / (beats[1] - beats[0])))
+    elif downbeat > beats[-1]:
+        k = beats.size - 1 + int(round((downbeat - beats[-1]) / (beats[-1] - beats[-2])))
+    else:
+        k = int(np.argmin(np.abs(beats - downbeat)))
+    return k % beats_per_bar
 
 
 class BeatTracker(StreamedAnalyzer, AnalyzerNode):
@@ -393,10 +585,13 @@ class BeatTracker(StreamedAnalyzer, AnalyzerNode):
     min_bpm = Param(float, MIN_BPM, 20.0, 400.0, unit="BPM", doc="lowest tempo considered")
     max_bpm = Param(float, MAX_BPM, 20.0, 400.0, unit="BPM", doc="highest tempo considered")
     prior_bpm = Param(float, PRIOR_BPM, 20.0, 400.0, unit="BPM", doc="most likely tempo (breaks octave ties)")
-    beats_per_bar = Param(int, 4, 1, 16, doc="meter numerator")
+    beats_per_bar = Param(int, 0, 0, 16, doc="meter numerator (0: estimate 3 or 4 from the audio)")
+    downbeat = Param(float, -1.0, -1.0, 1e6, unit="s",
+                     doc="time of a downbeat; the nearest beat starts a bar (negative: found from the audio)")
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         return track_beats(
             audio, sample_rate, min_bpm=self.min_bpm, max_bpm=self.max_bpm, prior_bpm=self.prior_bpm,
-            beats_per_bar=self.beats_per_bar, frontend=frontend,
+            beats_per_bar=self.beats_per_bar or None, downbeat=self.downbeat if self.downbeat >= 0 else None,
+            frontend=frontend,
         )

@@ -1,8 +1,9 @@
-"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM] [--report]``."""
+"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM] [--beats-per-bar N] [--downbeat SECONDS] [--report]``."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 
@@ -18,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder for analysis.json and the arrays (default: IN's name + '.analysis')")
     p.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 70)")
     p.add_argument("--max-bpm", type=float, default=None, help="highest tempo considered (default 180)")
+    p.add_argument("--beats-per-bar", type=int, default=None, metavar="N",
+                   help="force the meter, 1-16 beats per bar (default: 3 or 4, estimated from the audio)")
+    p.add_argument("--downbeat", type=float, default=None, metavar="SECONDS",
+                   help="force the bar phase: the beat nearest to this time is a downbeat "
+                        "(default: found from the audio)")
     p.add_argument("--report", action="store_true",
                    help="also write DIR/report.png and DIR/report.html (see `technob report`)")
     p.add_argument("--notes", action="store_true",
@@ -28,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...core.errors import PathError
+    from ...core.errors import ParameterError, PathError
     from ...core.progress import bar
     from ...stages.analysis import analyze_file
 
@@ -36,17 +42,25 @@ def run(args: argparse.Namespace) -> int:
         raise PathError(f"{args.input}: is a folder, not an audio file")
     if not args.input.is_file():
         raise PathError(f"input file not found: {args.input}")
+    if args.beats_per_bar is not None and not 1 <= args.beats_per_bar <= 16:
+        raise ParameterError(f"--beats-per-bar must be 1 to 16, got {args.beats_per_bar}")
+    if args.downbeat is not None and not (math.isfinite(args.downbeat) and args.downbeat >= 0):
+        raise ParameterError(f"--downbeat must be a time >= 0 seconds, got {args.downbeat:g}")
+    for name in ("min_bpm", "max_bpm"):
+        v = getattr(args, name)
+        if v is not None and not (math.isfinite(v) and 0 < v <= 400):
+            raise ParameterError(f"--{name.replace('_', '-')} must be in (0, 400] BPM, got {v:g}")
     out_dir = args.out_dir if args.out_dir is not None else args.input.with_name(args.input.name + ".analysis")
     if out_dir.exists() and not out_dir.is_dir():
         raise PathError(f"output folder is a file: {out_dir}")
     with bar(f"analyze {args.input.name}", enabled=None if not args.quiet else False) as cb:
         res = analyze_file(args.input, out_dir, progress=cb, min_bpm=args.min_bpm, max_bpm=args.max_bpm,
-                           notes=args.notes)
+                           notes=args.notes, beats_per_bar=args.beats_per_bar, downbeat=args.downbeat)
     if not args.quiet:
         total = sum(res.timings.values())
         print(f"{args.input.name}: {res.duration:.1f} s, {res.tempo:.2f} BPM, key {res.key.label}, "
               f"{res.features.integrated_lufs:.1f} LUFS, {len(res.grid.beats)} beats, "
-              f"{len(res.grid.downbeats)} bars, {len(res.pitch.notes)} notes"
+              f"{len(res.grid.downbeats)} bars of {res.grid.beats_per_bar}, {len(res.pitch.notes)} notes"
               + (f", {len(res.transcription.notes)} transcribed notes" if res.transcription else ""))
         for s in res.segments:
             print(f"  {s.start:8.2f} - {s.end:8.2f} s  {s.label}")
