@@ -366,7 +366,8 @@ def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int,
     if beats.size < 2 * beats_per_bar:
         return 0
     f = feats if feats is not None else beat_features(frontend, beats)
-    feat = _z(f["change"]) - 0.5 * _z(f["mid"])
+    # harmony changes on bar lines, a bass note or kick starts the bar, backbeats (2 and 4) are snares
+    feat = _z(f["change"]) - 0.5 * _z(f["mid"]) + 0.5 * _z(f["low"])
     if beats_per_bar == 3:
         # in 3 the bass note on 1 (oom-pah-pah) is the clearest mark; no backbeat to avoid
         feat = _z(f["change"]) + _z(f["chroma_change"]) + _z(f["low"])
