@@ -131,6 +131,16 @@ def test_meter_three_for_a_waltz_four_for_techno(waltz, short_track):
     assert mir_eval.beat.f_measure(hat_truth.downbeats, grid.downbeats) >= 0.95
 
 
+@pytest.mark.parametrize(("bars", "bpm", "seed"), [(7, 120.0, 0), (7, 131.0, 5), (16, 139.0, 12)])
+def test_four_to_the_floor_stays_four(bars, bpm, seed):
+    structure = (("intro", 2), ("drop", 2), ("breakdown", 1), ("drop", 2)) if bars == 7 else \
+        (("intro", 4), ("drop", 4), ("breakdown", 2), ("drop", 4), ("outro", 2))
+    audio, truth = synth_techno(structure, bpm=bpm, seed=seed, sample_rate=22050)
+    grid = track_beats(audio, truth.sample_rate)
+    assert grid.beats_per_bar == 4
+    assert mir_eval.beat.f_measure(truth.downbeats, grid.downbeats) >= 0.95
+
+
 def test_forced_meter_and_downbeat(short_track):
     audio, truth, _ = short_track
     fe = Frontend(audio, truth.sample_rate)

@@ -20,8 +20,9 @@ music:
    tempo.
 5. **Meter** -- 3 or 4 beats per bar (:func:`estimate_meter`): how much of the beat-to-beat
    variation of beat-synchronous features (harmonic spectrum, chroma, the onset pattern inside the
-   beat, the low-band accent, harmonic change) a bar-periodic pattern of 3 explains against one of
-   4, in windows of 24 beats. 4 unless 3 is clearly better, so four-to-the-floor stays 4. A given
+   beat, the low-band accent, harmonic change), after removing what changes slower than 12 beats,
+   a bar-periodic pattern of 3 explains against one of 4, in windows of 24 beats. 4 unless 3 is
+   clearly better (and on fewer than 32 beats), so four-to-the-floor stays 4. A given
    ``beats_per_bar`` skips the estimate.
 6. **Downbeats** -- each bar phase is scored by how much the harmony and the bass change across
    its beats (chords and bass lines change on bar lines) and how little snare / clap energy it has
@@ -57,6 +58,8 @@ PRIOR_BPM = 125.0
 #: Meter evidence (sum over features of explained-variance differences, 3 minus 4) above which a
 #: piece is in 3; below it, 4.
 METER_THRESHOLD = 0.1
+#: Fewer beats than this are too few to tell 3 from 4: the meter is 4.
+METER_MIN_BEATS = 32
 
 
 class TempoRangeWarning(TechnobWarning):
@@ -311,6 +314,12 @@ def _explained(x: np.ndarray, m: int, win: int = 24, hop: int = 6) -> float:
     if x.ndim == 1:
         x = x[:, None]
     n = x.shape[0]
+    if n >= 24:
+        # remove what changes slower than a bar (sections, fades): a centred 12-beat mean, which
+        # a pattern repeating every 3 or every 4 beats passes through unchanged
+        k = np.ones(12) / 12
+        pad = np.pad(x, ((6, 5), (0, 0)), mode="edge")
+        x = x - np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(x.shape[1])], axis=1)
     vals = []
     for s in range(0, max(1, n - win + 1), hop):
         y = x[s : s + win]
@@ -353,9 +362,9 @@ def estimate_meter(frontend: Frontend, beats: np.ndarray, threshold: float = MET
     Returns
     -------
     int
-        3 or 4 (4 when there are fewer than 24 beats: too little to tell).
+        3 or 4 (4 when there are fewer than :data:`METER_MIN_BEATS` beats: too little to tell).
     """
-    if beats.size < 24:
+    if beats.size < METER_MIN_BEATS:
         return 4
     return 3 if meter_evidence(beat_features(frontend, beats)) > threshold else 4
 
@@ -556,7 +565,7 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     feats = beat_features(fe, beats)
     bpb = beats_per_bar
     if not bpb:
-        bpb = 3 if beats.size >= 24 and meter_evidence(feats) > METER_THRESHOLD else 4
+        bpb = 3 if beats.size >= METER_MIN_BEATS and meter_evidence(feats) > METER_THRESHOLD else 4
     if downbeat is not None:
         phase = _forced_phase(beats, bpb, float(downbeat))
     else:
