@@ -121,7 +121,9 @@ def test_meter_three_for_a_waltz_four_for_techno(waltz, short_track):
     assert truth.beats_per_bar == 3 and grid.beats_per_bar == 3
     assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.75
     idx = np.searchsorted(grid.beats, grid.downbeats)
-    assert np.all(np.diff(idx) == 3)  # the bars follow the meter
+    assert np.mean(np.diff(idx) == 3) > 0.8  # bars of 3 (one longer or shorter where a beat was added)
+    # the ritardandos make the tracker add a beat; the bar phase follows (0.47 with one phase)
+    assert mir_eval.beat.f_measure(truth.downbeats, grid.downbeats) >= 0.7
     # four-to-the-floor stays 4, also with a loud off-beat hat
     audio, truth, _ = short_track
     assert track_beats(audio, truth.sample_rate).beats_per_bar == 4
@@ -139,6 +141,22 @@ def test_four_to_the_floor_stays_four(bars, bpm, seed):
     grid = track_beats(audio, truth.sample_rate)
     assert grid.beats_per_bar == 4
     assert mir_eval.beat.f_measure(truth.downbeats, grid.downbeats) >= 0.95
+
+
+def test_bar_positions_follow_a_phase_change():
+    from technob_fx.stages.beats import _bar_positions
+
+    rng = np.random.default_rng(0)
+    score = rng.normal(0, 0.3, 60)
+    score[0:30:4] += 2.0  # downbeats on 0, 4, ... 28
+    score[31:60:4] += 2.0  # one beat added at 30: then 31, 35, ...
+    pos = _bar_positions(score, 4)
+    assert np.array_equal(np.flatnonzero(pos == 0), np.r_[0:30:4, 31:60:4])
+    # one stray strong beat does not move the bars
+    score = rng.normal(0, 0.3, 48)
+    score[0::4] += 2.0
+    score[18] += 3.0
+    assert np.array_equal(np.flatnonzero(_bar_positions(score, 4) == 0), np.arange(0, 48, 4))
 
 
 def test_forced_meter_and_downbeat(short_track):

@@ -58,6 +58,8 @@ PRIOR_BPM = 125.0
 #: Meter evidence (sum over features of explained-variance differences, 3 minus 4) above which a
 #: piece is in 3; below it, 4.
 METER_THRESHOLD = 0.1
+#: Cost (in z-scored downbeat evidence) of moving the bar phase inside a track.
+DOWNBEAT_SWITCH_COST = 6.0
 #: Fewer beats than this are too few to tell 3 from 4: the meter is 4.
 METER_MIN_BEATS = 32
 
@@ -369,19 +371,50 @@ def estimate_meter(frontend: Frontend, beats: np.ndarray, threshold: float = MET
     return 3 if meter_evidence(beat_features(frontend, beats)) > threshold else 4
 
 
+def _downbeat_score(feats: dict[str, np.ndarray], beats_per_bar: int) -> np.ndarray:
+    """How much each beat looks like the first of a bar (z-scored features), ``(n,)``."""
+    if beats_per_bar == 3:
+        # in 3 the bass note on 1 (oom-pah-pah) and the chord change are the clearest marks
+        return _z(feats["change"]) + _z(feats["chroma_change"]) + _z(feats["low"])
+    # harmony changes on bar lines, a bass note or kick starts the bar, backbeats (2 and 4) are snares
+    return _z(feats["change"]) - 0.5 * _z(feats["mid"]) + 0.5 * _z(feats["low"])
+
+
 def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int,
                     feats: dict[str, np.ndarray] | None = None) -> int:
-    """Index (0..beats_per_bar-1) of the first beat that starts a bar."""
+    """Index (0..beats_per_bar-1) of the first beat that starts a bar (one phase for the track)."""
     if beats.size < 2 * beats_per_bar:
         return 0
-    f = feats if feats is not None else beat_features(frontend, beats)
-    # harmony changes on bar lines, a bass note or kick starts the bar, backbeats (2 and 4) are snares
-    feat = _z(f["change"]) - 0.5 * _z(f["mid"]) + 0.5 * _z(f["low"])
-    if beats_per_bar == 3:
-        # in 3 the bass note on 1 (oom-pah-pah) is the clearest mark; no backbeat to avoid
-        feat = _z(f["change"]) + _z(f["chroma_change"]) + _z(f["low"])
+    feat = _downbeat_score(feats if feats is not None else beat_features(frontend, beats), beats_per_bar)
     scores = [feat[p::beats_per_bar].mean() for p in range(beats_per_bar)]
     return int(np.argmax(scores))
+
+
+def _bar_positions(score: np.ndarray, beats_per_bar: int, switch: float = DOWNBEAT_SWITCH_COST) -> np.ndarray:
+    """Position in the bar (0 = downbeat) of every beat, by Viterbi over the bar positions.
+
+    Each beat moves one position on; jumping to another position (a beat the tracker added or
+    lost, a 2/4 bar in a rubato phrase) costs ``switch``; a beat in position 0 gains its
+    ``score``. Returns ``(n,)`` ints.
+    """
+    m = beats_per_bar
+    n = score.size
+    acc = np.where(np.arange(m) == 0, score[0], 0.0)
+    back = np.zeros((n, m), dtype=np.int64)
+    for k in range(1, n):
+        stay = np.roll(acc, 1)  # from position p - 1
+        best = int(np.argmax(acc))
+        jump = acc[best] - switch
+        take_jump = jump > stay
+        new = np.where(take_jump, jump, stay)
+        back[k] = np.where(take_jump, best, (np.arange(m) - 1) % m)
+        new[0] += score[k]
+        acc = new
+    pos = np.empty(n, dtype=np.int64)
+    pos[-1] = int(np.argmax(acc))
+    for k in range(n - 1, 0, -1):
+        pos[k - 1] = back[k, pos[k]]
+    return pos
 
 
 def track_beats(
@@ -567,11 +600,13 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     if not bpb:
         bpb = 3 if beats.size >= METER_MIN_BEATS and meter_evidence(feats) > METER_THRESHOLD else 4
     if downbeat is not None:
-        phase = _forced_phase(beats, bpb, float(downbeat))
+        downbeats = beats[_forced_phase(beats, bpb, float(downbeat))::bpb]
+    elif beats.size >= 2 * bpb and bpb > 1:
+        downbeats = beats[_bar_positions(_downbeat_score(feats, bpb), bpb) == 0]
     else:
-        phase = _downbeat_phase(fe, beats, bpb, feats)
+        downbeats = beats[::bpb]
     tempo = float(np.median(60.0 / np.diff(beats)))
-    return BeatGrid(beats, beats[phase::bpb], tempo, bpb), warning
+    return BeatGrid(beats, downbeats, tempo, bpb), warning
 
 
 def _forced_phase(beats: np.ndarray, beats_per_bar: int, downbeat: float) -> int:
