@@ -143,7 +143,7 @@ def estimate_tempo(
     if n < 8 or max_lag < 4 or not np.any(onset > 0):
         return 0.0, 0.0
     # remove the slow envelope (loudness changes) before the autocorrelation
-    k = max(3, int(fps))
+    k = max(1, min(int(fps), n))  # np.convolve "same" is as long as the longer input
     kern = np.ones(k) / k
     x = onset - np.convolve(onset, kern, mode="same")
     ac = _autocorr(np.maximum(x, 0.0), max_lag)
