@@ -322,25 +322,44 @@ class Chain:
         out = self._process(audio, sr, buffer_size, reset)
         return restore_layout(out, was_mono)
 
-    def _process(self, audio: np.ndarray, sr: float, buffer_size: int, reset: bool) -> np.ndarray:
+    def _process(self, audio: np.ndarray, sr: float, buffer_size: int, reset: bool,
+                 frontend: Frontend | None = None, provided: dict[str, Any] | None = None,
+                 progress: ProgressCallback | None = None) -> np.ndarray:
+        """Run every element on one buffer or block.
+
+        ``frontend`` is a front-end of ``audio`` to share (made when absent or when an effect
+        changed the audio); ``provided`` collects the analyzers' results by their
+        :attr:`~technob_fx.core.node.AnalyzerNode.provides` name and feeds their ``needs``
+        (nested chains share it). ``progress(fraction, element name)`` is called before each
+        element (a native group counts as one).
+        """
+        provided = {} if provided is None else provided
         with self.lock:
             if reset:
                 self.results = {}
                 self.timings = {}
-            frontend: Frontend | None = None
-            for name, _idx, el in self._compile():
+            groups = self._compile()
+            for k, (name, _idx, el) in enumerate(groups):
+                if progress is not None:
+                    progress(k / len(groups), name)
                 t0 = time.perf_counter()
                 if isinstance(el, Node):
                     if isinstance(el, AnalyzerNode) and reset:
                         if frontend is None or not frontend.matches(audio, sr):
                             frontend = Frontend(audio, sr)
-                        out = el.process(audio, sr, buffer_size, reset, frontend=frontend)
+                        el.inputs = {k: provided[k] for k in el.needs if k in provided}
+                        try:
+                            out = el.process(audio, sr, buffer_size, reset, frontend=frontend)
+                        finally:
+                            el.inputs = {}
                         if el.result is not None:
                             self.results[name] = el.result
+                            if el.provides:
+                                provided[el.provides] = el.result
                     else:
                         out = el.process(audio, sr, buffer_size, reset)
                 elif isinstance(el, Chain):
-                    out = el._process(audio, sr, buffer_size, reset)
+                    out = el._process(audio, sr, buffer_size, reset, frontend, provided)
                     for key, value in el.results.items():
                         self.results[f"{name}.{key}"] = value
                 else:
@@ -372,24 +391,44 @@ class Chain:
         """
         return sum(int(el.latency) for el in self._elements if isinstance(el, (Node, Chain)))
 
-    def finalize(self) -> dict[str, Any]:
-        """End a stream: compute the results of analyzers fed with ``reset=False`` blocks."""
+    def finalize(self, provided: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End a stream: compute the results of analyzers fed with ``reset=False`` blocks.
+
+        Analyzers finish in chain order, each given the earlier results it needs (``provided``,
+        as in :meth:`_process`).
+        """
+        provided = {} if provided is None else provided
         with self.lock:
             for name, el in self.items():
                 if isinstance(el, AnalyzerNode):
-                    result = el.finalize()
+                    el.inputs = {k: provided[k] for k in el.needs if k in provided}
+                    try:
+                        result = el.finalize()
+                    finally:
+                        el.inputs = {}
                     if result is not None:
                         self.results[name] = result
+                        if el.provides:
+                            provided[el.provides] = result
                 elif isinstance(el, Chain):
-                    for key, value in el.finalize().items():
+                    for key, value in el.finalize(provided).items():
                         self.results[f"{name}.{key}"] = value
             return dict(self.results)
 
     def run(
-        self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192
+        self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, *,
+        frontend: Frontend | None = None, progress: ProgressCallback | None = None,
     ) -> ChainOutput:
-        """Process a whole buffer and return audio, results and per-element timing."""
-        out = self.process(input_array, sample_rate, buffer_size, reset=True)
+        """Process a whole buffer and return audio, results and per-element timing.
+
+        ``frontend``: a :class:`~technob_fx.core.frontend.Frontend` of ``input_array`` (its
+        ``audio`` is that very array) for the analyzers to share, e.g. one streamed from a file
+        with :func:`~technob_fx.stages.analysis.load_frontend`. ``progress(fraction, element
+        name)`` is called before each element.
+        """
+        sr = check_sample_rate(sample_rate)
+        audio, was_mono = as_audio(input_array, name="chain input")
+        out = restore_layout(self._process(audio, sr, buffer_size, True, frontend, progress=progress), was_mono)
         n = out.shape[-1]
         return ChainOutput(out, float(sample_rate), dict(self.results), dict(self.timings), n / float(sample_rate))
 

@@ -481,14 +481,27 @@ class AnalyzerNode(Node):
     is computed by :meth:`finalize` at the end of the stream (the :class:`~technob_fx.Chain`
     calls it). The default accumulation keeps the blocks; analyzers that must bound memory on
     long streams override :meth:`accumulate` / :meth:`finalize`.
+
+    Analyzers form a chain of results: an analyzer declares the results it uses (:attr:`needs`,
+    e.g. ``("grid",)``) and the one it gives (:attr:`provides`, e.g. ``"grid"``). A
+    :class:`~technob_fx.core.chain.Chain` hands each analyzer, in :attr:`inputs`, the results of
+    the earlier analyzers that provide what it needs, so in ``Chain([BeatTracker(min_bpm=110),
+    Segmenter()])`` the segmenter cuts on the tracker's grid instead of tracking beats again.
+    Alone (or with no provider before it) an analyzer computes what it needs itself.
     """
 
     is_analyzer: ClassVar[bool] = True
+    #: Names of earlier results this analyzer uses when a chain has them (``("grid",)``).
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: Name under which a chain hands this analyzer's result to later ones (``"grid"``), or None.
+    provides: ClassVar[str | None] = None
 
     def __init__(self, *, name: str | None = None, **params: Any) -> None:
         super().__init__(name=name, **params)
         self.result: Any = None
         self._blocks: list[np.ndarray] = []
+        #: Results of earlier analyzers by provided name (set by the chain around each run).
+        self.inputs: dict[str, Any] = {}
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         """Measure a whole buffer.
