@@ -26,7 +26,7 @@ import dataclasses
 import json
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_type_hints
 
@@ -281,6 +281,32 @@ class Result:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class ChainRun:
+    """What a :class:`~technob_fx.core.chain.Chain` shares with its elements during one call.
+
+    Every chain element (a :class:`Node`, a nested ``Chain``, a
+    :class:`~technob_fx.core.plugins.PluginNode`) takes one step with ``_step(name, audio, sr,
+    buffer_size, reset, run)`` and ends a stream with ``_finish(name, run)``; this is the ``run``.
+
+    Attributes
+    ----------
+    results : dict
+        Analyzer results by element name (the chain's ``results``).
+    provided : dict
+        Analyzer results by :attr:`AnalyzerNode.provides` name, for the later analyzers' ``needs``.
+    frontend : Frontend or None
+        The front-end of the audio the analyzers see now (shared while no effect changes it).
+    warned : set
+        Nyquist clamps already reported (:func:`~technob_fx.core.plugins.clamp_below_nyquist`).
+    """
+
+    results: dict[str, Any]
+    provided: dict[str, Any] = field(default_factory=dict)
+    frontend: Frontend | None = None
+    warned: set[tuple[str, str, float]] = field(default_factory=set)
+
+
 class Node:
     """Base class of every technob-fx processing node.
 
@@ -337,6 +363,18 @@ class Node:
     def get_parameters(self) -> dict[str, Any]:
         """Current parameter values by name."""
         return {k: getattr(self, k) for k in self.parameters}
+
+    def get_parameter(self, key: str) -> Any:
+        """Current value of one parameter.
+
+        Raises
+        ------
+        ParameterError
+            Unknown name.
+        """
+        if key not in self.parameters:
+            raise ParameterError(f"{self.name}: unknown parameter {key!r}")
+        return getattr(self, key)
 
     def set_parameter(self, key: str, value: Any) -> None:
         """Set one parameter by name (validated); thread-safe against a running block.
@@ -420,6 +458,16 @@ class Node:
         frontend: Frontend | None,
     ) -> np.ndarray:
         raise NotImplementedError
+
+    # -- as a chain element ---------------------------------------------------------------------
+
+    def _step(self, name: str, audio: np.ndarray, sample_rate: float, buffer_size: int, reset: bool,
+              run: ChainRun) -> np.ndarray:
+        """One call from a chain (see :class:`ChainRun`): process ``audio``."""
+        return self.process(audio, sample_rate, buffer_size, reset)
+
+    def _finish(self, name: str, run: ChainRun) -> None:
+        """The end of a stream in a chain: nothing to do for an effect."""
 
     # -- description --------------------------------------------------------------------------
 
@@ -546,6 +594,39 @@ class AnalyzerNode(Node):
 
             self.result = self.analyze(audio, self._sample_rate, Frontend(audio, self._sample_rate))
         return self.result
+
+    def _step(self, name: str, audio: np.ndarray, sample_rate: float, buffer_size: int, reset: bool,
+              run: ChainRun) -> np.ndarray:
+        """One call from a chain: analyse with the shared front-end and the earlier results this
+        analyzer needs; leave the result in ``run.results`` (and ``run.provided``)."""
+        if not reset:
+            return self.process(audio, sample_rate, buffer_size, reset)
+        if run.frontend is None or not run.frontend.matches(audio, sample_rate):
+            from .frontend import Frontend
+
+            run.frontend = Frontend(audio, sample_rate)
+        self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
+        try:
+            out = self.process(audio, sample_rate, buffer_size, reset, frontend=run.frontend)
+        finally:
+            self.inputs = {}
+        self._keep(name, self.result, run)
+        return out
+
+    def _finish(self, name: str, run: ChainRun) -> None:
+        """The end of a stream in a chain: :meth:`finalize` with the earlier results it needs."""
+        self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
+        try:
+            result = self.finalize()
+        finally:
+            self.inputs = {}
+        self._keep(name, result, run)
+
+    def _keep(self, name: str, result: Any, run: ChainRun) -> None:
+        if result is not None:
+            run.results[name] = result
+            if self.provides:
+                run.provided[self.provides] = result
 
     def _run(self, audio, sample_rate, buffer_size, *, reset, frontend):  # noqa: ANN001
         if reset:
