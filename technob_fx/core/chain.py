@@ -340,6 +340,8 @@ class Chain:
                 self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
                 if out.ndim == 1:
                     out = out[np.newaxis, :]
+                if out.dtype != np.float32 or not out.flags.c_contiguous:  # the next element's input
+                    out = np.ascontiguousarray(out, dtype=np.float32)
                 if out is not audio and not all_finite(out):
                     raise AudioError(f"{name} produced NaN or infinite samples")
                 audio = out

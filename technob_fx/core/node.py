@@ -439,14 +439,19 @@ class Node:
         """
         sr = check_sample_rate(sample_rate)
         audio, was_mono = as_audio(input_array, name=f"{self.name} input", allow_empty=not reset)
+        return restore_layout(self._checked(audio, sr, buffer_size, reset, frontend), was_mono)
+
+    def _checked(self, audio: np.ndarray, sr: float, buffer_size: int, reset: bool,
+                 frontend: Frontend | None = None) -> np.ndarray:
+        """:meth:`process` of audio already validated (float32 ``(channels, samples)``, finite)
+        at a checked rate; a chain calls it so the audio is not checked again at every node."""
         if buffer_size < 1:
             raise AudioError(f"buffer_size must be >= 1, got {buffer_size}")
         with self._lock:
             if reset or self._sample_rate != sr:
                 self.reset()
             self._sample_rate = sr
-            out = self._run(audio, sr, int(buffer_size), reset=reset, frontend=frontend)
-        return restore_layout(out, was_mono)
+            return self._run(audio, sr, int(buffer_size), reset=reset, frontend=frontend)
 
     def _run(
         self,
@@ -463,8 +468,8 @@ class Node:
 
     def _step(self, name: str, audio: np.ndarray, sample_rate: float, buffer_size: int, reset: bool,
               run: ChainRun) -> np.ndarray:
-        """One call from a chain (see :class:`ChainRun`): process ``audio``."""
-        return self.process(audio, sample_rate, buffer_size, reset)
+        """One call from a chain (see :class:`ChainRun`): process ``audio`` (validated by the chain)."""
+        return self._checked(audio, sample_rate, buffer_size, reset)
 
     def _finish(self, name: str, run: ChainRun) -> None:
         """The end of a stream in a chain: nothing to do for an effect."""
@@ -600,14 +605,14 @@ class AnalyzerNode(Node):
         """One call from a chain: analyse with the shared front-end and the earlier results this
         analyzer needs; leave the result in ``run.results`` (and ``run.provided``)."""
         if not reset:
-            return self.process(audio, sample_rate, buffer_size, reset)
+            return self._checked(audio, sample_rate, buffer_size, reset)
         if run.frontend is None or not run.frontend.matches(audio, sample_rate):
             from .frontend import Frontend
 
             run.frontend = Frontend(audio, sample_rate)
         self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
         try:
-            out = self.process(audio, sample_rate, buffer_size, reset, frontend=run.frontend)
+            out = self._checked(audio, sample_rate, buffer_size, reset, run.frontend)
         finally:
             self.inputs = {}
         self._keep(name, self.result, run)
