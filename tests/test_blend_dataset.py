@@ -80,6 +80,37 @@ def test_manifest_rows(built):
     assert all(r["key"] for r in rows if r["real_samples"] >= SR)
 
 
+def test_rows_say_what_technob_analyze_says(built):
+    """Tempo, key and loudness of a chunk are those of ``technob analyze`` on the same audio (one
+    beat tracker, one key estimator, one BS.1770 loudness; tempo 0 where no beat is found)."""
+    from technob_fx.stages.analysis import analyze
+
+    out, _ = built
+    rows = [r for r in read_manifest(out) if r["real_samples"] >= SR]
+    assert len({r["key"] for r in rows}) >= 3  # the synthetic recordings are in several keys
+    for r in rows[::3]:
+        audio, sr = read_audio(out / r["wav"])
+        res = analyze(audio[:, : r["real_samples"]], sr)
+        assert r["key"] == res.key.label, r["chunk_id"]
+        assert r["tempo"] == pytest.approx(round(res.tempo, 2), abs=0.011), r["chunk_id"]
+        assert r["loudness"] == pytest.approx(max(res.features.integrated_lufs, -70.0), abs=0.011), r["chunk_id"]
+
+
+def test_dataset_json_names_its_format_and_old_formats_are_refused(built, tmp_path, genre_dirs):
+    import json
+
+    from technob_fx.blend.dataset import CONFIG, FORMAT
+    from technob_fx.core.errors import PathError
+
+    out, _ = built
+    assert FORMAT == 2 and json.loads((out / CONFIG).read_text())["format"] == FORMAT
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / CONFIG).write_text(json.dumps({"config": json.loads((out / CONFIG).read_text())["config"]}))
+    with pytest.raises(PathError, match="dataset format 1, this technob-fx writes format 2"):
+        build_dataset(genre_dirs, old, config=CFG, jobs=1)
+
+
 def test_split_by_recording(built):
     out, _ = built
     rows = read_manifest(out)

@@ -197,7 +197,11 @@ def test_cross_validation_by_recording(dataset):
 
     cv = cross_validate(dataset, folds=2, epochs=2, crop=64)
     assert cv["recordings"] == 8 and cv["chunks"] == 16  # every recording held out once
-    assert 0.0 <= cv["accuracy"] <= 1.0
+    # networks that never heard a recording still name its genre: well above chance (0.5)
+    assert cv["accuracy"] >= 0.75 and cv["recording_accuracy"] >= 0.75
+    per = cv["per_recording"]
+    assert len(per) == 8 and all(genre == source.split("_")[0] for source, (genre, _) in per.items())
+    assert float(np.mean([p for _, p in per.values()])) > 0.5  # mean probability of the true genre
 
 
 def test_lofi_probability_rises_with_blend(tmp_path, dataset, model, classifier):

@@ -37,7 +37,8 @@ def test_consecutive_plugins_run_as_one_native_pedalboard(short_track):
     plugins = [pedalboard.HighpassFilter(40), pedalboard.Compressor(), pedalboard.Reverb()]
     chain = Chain(plugins + [StereoWidth(width=0.5)])
     groups = chain._compile()
-    assert len(groups) == 2 and isinstance(groups[0][2], pedalboard.Pedalboard)
+    assert len(groups) == 2 and isinstance(groups[0][2].plugin, pedalboard.Pedalboard)
+    assert list(groups[0][2].plugin) == plugins and groups[0][1] == [0, 1, 2]
     assert groups[0][0] == "highpass_filter+compressor+reverb"
     out = chain(audio, SR)
     ref = StereoWidth(width=0.5)(pedalboard.Pedalboard(plugins)(audio, SR), SR)
@@ -83,6 +84,27 @@ def test_set_parameter_on_nodes_and_plugins():
         chain.set_parameter("reverb.bogus", 1)
     with pytest.raises(ParameterError, match="element.param"):
         chain.set_parameter("reverb", 1)
+
+
+def test_plugins_run_through_the_plugin_node_adapter(noise):
+    """A pedalboard plugin in a chain runs through a PluginNode: validated parameters, the plugin
+    itself under its name, the same output as the bare plugin."""
+    from technob_fx.core.plugins import PluginNode
+
+    gain = pedalboard.Gain(-6.0)
+    node = PluginNode(gain, "trim")
+    np.testing.assert_allclose(node.process(noise, SR), gain(noise, SR), atol=1e-7)
+    assert node.get_parameter("gain_db") == pytest.approx(-6.0) and node.latency == 0
+    with pytest.raises(ParameterError, match="trim: unknown parameter 'bogus'"):
+        node.get_parameter("bogus")
+    with pytest.raises(ParameterError, match="trim.gain_db must be a number"):
+        node.set_parameter("gain_db", "loud")
+    chain = Chain([gain, SoftClip()], names=["trim", "clip"])
+    assert chain["trim"] is gain and [type(s).__name__ for _, _, s in chain._compile()] == ["PluginNode", "SoftClip"]
+    with pytest.raises(ParameterError, match="trim: unknown parameter 'bogus'"):
+        chain.get_parameter("trim.bogus")
+    chain.set_parameter("trim.gain_db", -12.0)
+    assert gain.gain_db == pytest.approx(-12.0)
 
 
 def test_rejects_non_plugins():

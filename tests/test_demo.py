@@ -41,7 +41,13 @@ def test_every_demo_step_runs_and_is_timed(demo_dir):
     summary = json.loads((demo_dir / "summary.json").read_text())
     assert set(summary["step_seconds"]) == {title for title, _ in DEMO_STEPS}
     assert summary["total_seconds"] > 0
-    assert summary["track"]["tempo_bpm"] == 128.0
+    assert summary["track"]["tempo_bpm"] == 128.0  # the synth's input (its truth)
+    # what the analysis measured on the rendered file, and what its analysis.json says
+    measured = summary["analysis"]
+    assert measured["tempo_bpm"] == pytest.approx(128.0, abs=0.1)
+    assert measured["beat_f"] >= 0.98 and measured["key"] == summary["track"]["key"]
+    doc = json.loads((demo_dir / measured["file"]).read_text())
+    assert doc["tempo"] == pytest.approx(measured["tempo_bpm"], abs=0.005)
 
 
 @pytest.mark.slow

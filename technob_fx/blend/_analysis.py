@@ -1,21 +1,20 @@
 """Tempo, key and loudness for the blend stage.
 
 Tempo and key come from the analysis stages (:func:`technob_fx.stages.beats.track_beats`,
-:func:`technob_fx.stages.key.estimate_key`); where the beat tracker finds no beat (rubato classical
-often), librosa's tracker gives the tempo. Loudness is the project's one ITU-R BS.1770 implementation (``stages.features``).
-:func:`key_from_chroma` (Krumhansl-Schmuckler profiles) keys the learner's phrases.
+:func:`technob_fx.stages.key.estimate_key`), so they are what ``technob analyze`` says: where the
+beat tracker finds no beat (rubato classical often) the tempo is 0, as in ``analysis.json``.
+Loudness is the project's one ITU-R BS.1770 implementation (``stages.features``).
+:func:`key_from_chroma` keys the learner's phrases with the key profiles of ``stages.key``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_KS_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_KS_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
 
 def beat_times(mono: np.ndarray, sr: float) -> tuple[float, np.ndarray]:
-    """``(tempo BPM, beat times s)`` of a mono signal; ``(0.0, [])`` for silence."""
+    """``(tempo BPM, beat times s)`` of a mono signal (:func:`~technob_fx.stages.beats.track_beats`);
+    ``(0.0, [])`` for silence or where no beat is found."""
     if mono.size < sr or float(np.abs(mono).max()) < 1e-4:
         return 0.0, np.zeros(0)
     from ..stages.beats import track_beats
@@ -23,21 +22,18 @@ def beat_times(mono: np.ndarray, sr: float) -> tuple[float, np.ndarray]:
     grid = track_beats(mono, sr)
     if grid.tempo > 0 and len(grid.beats) >= 2:
         return float(grid.tempo), np.asarray(grid.beats, dtype=np.float64)
-    import librosa  # no beat found (rubato, no drums): librosa's tracker still gives a tempo
-
-    tempo, beats = librosa.beat.beat_track(y=mono, sr=int(sr), hop_length=512, units="time")
-    return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.float64)
+    return 0.0, np.zeros(0)
 
 
 def key_from_chroma(c: np.ndarray) -> tuple[int, str, float]:
-    """Krumhansl-Schmuckler: ``(tonic pitch class, "major"|"minor", correlation)``."""
-    best = (0, "major", -2.0)
-    for mode, prof in (("major", _KS_MAJOR), ("minor", _KS_MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(c, np.roll(prof, tonic))[0, 1])
-            if np.isfinite(r) and r > best[2]:
-                best = (tonic, mode, r)
-    return best
+    """``(tonic pitch class, "major"|"minor", correlation)`` of a 12-bin chroma vector: the best of
+    :func:`technob_fx.stages.key.key_scores` (the project's key profiles); ``(0, "major", 0.0)``
+    for a flat vector."""
+    from ..stages.key import key_scores
+
+    scores = key_scores(np.asarray(c, dtype=np.float64))
+    best = int(np.argmax(scores))
+    return best % 12, "major" if best < 12 else "minor", float(scores[best])
 
 
 def estimate_key(mono: np.ndarray, sr: float) -> tuple[str, float]:

@@ -20,6 +20,9 @@ an interrupted run keeps every chunk whose row was written; a deleted chunk file
 (its source is decoded again, but only the missing chunk is analysed and written). A file that
 cannot be decoded is reported in the returned :class:`BuildReport` (and ``errors.json``) and
 skipped; the run goes on.
+
+``dataset.json`` records the settings and the :data:`FORMAT` of the stored values; a build into a
+folder made by another format is refused (its chunks would not match the new ones).
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ MANIFEST_COLUMNS = ("chunk_id", "genre", "source", "source_id", "index", "offset
                     "chunk_samples", "sample_rate", "tempo", "key", "loudness", "split", "wav", "mel")
 MANIFEST = "manifest.csv"
 CONFIG = "dataset.json"
+#: Format of the stored values. 2: the mels come from the project's one mel front-end
+#: (:func:`technob_fx.core.frontend.mel_spectrogram`, not librosa: within 0.03 dB), and a chunk
+#: where the beat tracker finds no beat has tempo 0 (as ``technob analyze`` says), not librosa's
+#: guess. 1 (no ``format`` in ``dataset.json``): before.
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -152,12 +160,10 @@ def log_mel(mono: np.ndarray, config: DatasetConfig) -> np.ndarray:
     np.ndarray, float32, shape ``(n_mels, 1 + samples // hop_length)``
         Power in dB re 1.0 (full scale), floored at -100 dB.
     """
-    import librosa
+    from ..core.frontend import mel_spectrogram
 
-    mel = librosa.feature.melspectrogram(
-        y=np.asarray(mono, dtype=np.float32), sr=config.sample_rate, n_fft=config.n_fft,
-        hop_length=config.hop_length, n_mels=config.n_mels, fmax=config.fmax, power=2.0,
-    )
+    mel = mel_spectrogram(np.asarray(mono, dtype=np.float32), config.sample_rate, config.n_fft,
+                          config.hop_length, config.n_mels, fmax=config.fmax)
     return np.maximum(10.0 * np.log10(np.maximum(mel, 1e-10)), -100.0).astype(np.float32)
 
 
@@ -384,15 +390,22 @@ def _check_config(out: Path, config: DatasetConfig) -> None:
     path = out / CONFIG
     if path.exists():
         try:
-            old = DatasetConfig(**json.loads(path.read_text())["config"])
+            doc = json.loads(path.read_text())
+            old = DatasetConfig(**doc["config"])
+            old_format = int(doc.get("format", 1))
         except (ValueError, KeyError, TypeError):
             raise PathError(f"{path}: unreadable dataset description; remove it or use another -o") from None
+        if old_format != FORMAT:
+            raise PathError(
+                f"{out}: was built with dataset format {old_format}, this technob-fx writes format {FORMAT} "
+                "(other mel and tempo values); build into another -o"
+            )
         if not old.same_audio(config):
             raise PathError(
                 f"{out}: was built with chunk={old.chunk_seconds:g} s, sr={old.sample_rate:g}, "
                 f"n_mels={old.n_mels}; use the same settings or another -o"
             )
-    atomic_write_text(path, json.dumps({"config": asdict(config)}, indent=2) + "\n")
+    atomic_write_text(path, json.dumps({"format": FORMAT, "config": asdict(config)}, indent=2) + "\n")
 
 
 def load_config(out: str | Path) -> DatasetConfig:

@@ -18,8 +18,8 @@ Lo-Fi (genre ``lofi``)
 
 Classical (genre ``classical``)
     - phrases: 8-beat (two-bar) windows on the tracked beat grid of each chunk, with their tempo,
-      key (Krumhansl-Schmuckler on the phrase chroma) and harmony (one triad per beat from
-      beat-synchronous chroma); only phrases above -35 dB RMS are kept.
+      key (the chunk's key, or the key stage's profiles on the phrase chroma) and harmony (one
+      triad per beat from beat-synchronous chroma of the key stage); only phrases above -35 dB RMS are kept.
 
 The model is ``model.json`` (numbers, patterns, phrases as references into the chunk WAVs) and
 ``model.npz`` (hits and tone curves) in the dataset folder, both written atomically.
@@ -376,9 +376,12 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     """8-beat phrases of a classical chunk with tempo, key and per-beat chords.
 
     ``key`` (``"G minor"``, the chunk's key from the analysis) is every phrase's key when given; a
-    two-bar Krumhansl estimate otherwise (unreliable: a phrase on the dominant reads as another key).
+    two-bar estimate with the key stage's profiles otherwise (unreliable: a phrase on the dominant
+    reads as another key). The chroma is the key stage's harmony chroma
+    (:func:`technob_fx.stages.key.harmony_chroma`, 93 ms hop), the one the key of the chunk comes from.
     """
-    import librosa
+    from ..core.frontend import CHROMA_N_FFT, CHROMA_SR, Frontend
+    from ..stages.key import harmony_chroma
 
     tempo, beats = _analysis.beat_times(mono, sr)
     tempo, beats = _folded_beats(tempo, beats)
@@ -393,8 +396,8 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
         if down.size:
             first = int(np.argmin(np.abs(beats - down[0])))
             first = first % 4 if beats.size - first < nb + 1 else first
-    chroma = librosa.feature.chroma_stft(y=mono, sr=sr, n_fft=4096, hop_length=1024)
-    ct = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=sr, hop_length=1024)
+    chroma, rate, _ = harmony_chroma(Frontend(np.asarray(mono, np.float32)[np.newaxis, :], sr))
+    ct = np.arange(chroma.shape[1]) / rate + 0.5 * CHROMA_N_FFT / CHROMA_SR  # frame centres
 
     def edge(t0: float, t1: float) -> tuple[list[float], float]:
         m = (ct >= t0) & (ct < t1)

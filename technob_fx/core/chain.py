@@ -30,21 +30,33 @@ import numpy as np
 from .audio import all_finite, as_audio, check_sample_rate, restore_layout
 from .errors import AudioError, ParameterError, PresetError, TechnobError
 from .frontend import Frontend
-from .node import AnalyzerNode, Node, ParameterSpec
-from .plugins import (
-    adopt_plugin,
-    clamp_below_nyquist,
-    default_name,
-    is_plugin,
-    plugin_parameters,
-    restore_parameters,
-    set_plugin_parameter,
-)
+from .node import ChainRun, Node, ParameterSpec
+from .plugins import PluginNode, adopt_plugin, default_name, is_plugin
 
 #: Progress callback: ``callback(fraction_done in [0, 1], message)``.
 ProgressCallback = Callable[[float, str], None]
 
 Element = Any  # Node | Chain | pedalboard.Plugin
+#: What a chain runs for an element: the node or nested chain itself, a plugin's PluginNode.
+Step = Any  # Node | Chain | PluginNode
+
+
+def as_step(element: Element, name: str = "") -> Step:
+    """The chain element that runs ``element``: a node or chain as is, a pedalboard plugin wrapped
+    in a :class:`~technob_fx.core.plugins.PluginNode`.
+
+    Raises
+    ------
+    TechnobError
+        Anything else.
+    """
+    if isinstance(element, (Node, Chain)):
+        return element
+    if is_plugin(element):
+        return PluginNode(element, name)
+    raise TechnobError(
+        f"chain elements must be technob nodes or pedalboard plugins, got {type(element).__name__}"
+    )
 
 
 @dataclass
@@ -99,9 +111,14 @@ class Chain:
         Seconds per element for the last run or stream.
     """
 
+    #: Default element name of a nested chain.
+    name = "chain"
+
     def __init__(self, elements: Iterable[Element] = (), names: Iterable[str] | None = None) -> None:
         self._elements: list[Element] = []
+        self._steps: list[Step] = []  # what runs each element (as_step)
         self._names: list[str] = []
+        self._warned: set[tuple[str, str, float]] = set()  # Nyquist clamps reported
         self._groups: list[tuple[str, list[int], Any]] | None = None
         self.lock = threading.RLock()
         self.results: dict[str, Any] = {}
@@ -131,23 +148,14 @@ class Chain:
         """
         if is_plugin(element):
             element = adopt_plugin(element, name or default_name(element))
-        if isinstance(element, Node):
-            base = name or element.name
-        elif isinstance(element, Chain):
-            base = name or "chain"
-        elif is_plugin(element):
-            base = name or default_name(element)
-        else:
-            raise TechnobError(
-                f"chain elements must be technob nodes or pedalboard plugins, got {type(element).__name__}"
-            )
+        step = as_step(element)
         if name is not None and name in self._names:
             raise TechnobError(f"duplicate element name {name!r} in chain")
-        uname = self._unique(base)
-        if isinstance(element, Node):
-            element.name = uname
+        uname = self._unique(name or step.name)
+        step.name = uname
         with self.lock:
             self._elements.insert(index, element)
+            self._steps.insert(index, step)
             self._names.insert(index, uname)
             self._groups = None
 
@@ -156,6 +164,7 @@ class Chain:
         i = self.index(key)
         with self.lock:
             self._names.pop(i)
+            self._steps.pop(i)
             self._groups = None
             return self._elements.pop(i)
 
@@ -200,16 +209,9 @@ class Chain:
     def parameters(self) -> dict[str, ParameterSpec | Any]:
         """Every settable parameter as ``"element.param"`` -> spec (nodes) or current value."""
         out: dict[str, Any] = {}
-        for name, el in self.items():
-            if isinstance(el, Node):
-                for key, spec in el.parameters.items():
-                    out[f"{name}.{key}"] = spec
-            elif isinstance(el, Chain):
-                for key, spec in el.parameters.items():
-                    out[f"{name}.{key}"] = spec
-            else:
-                for key, value in plugin_parameters(el).items():
-                    out[f"{name}.{key}"] = value
+        for name, step in zip(self._names, self._steps, strict=True):
+            for key, spec in step.parameters.items():
+                out[f"{name}.{key}"] = spec
         return out
 
     def set_parameter(self, path: str, value: Any) -> None:
@@ -223,62 +225,53 @@ class Chain:
         if "." not in path:
             raise ParameterError(f"parameter {path!r} must be written element.param")
         name, key = path.split(".", 1)
-        el = self[name]
+        step = self._steps[self.index(name)]
         with self.lock:
-            if isinstance(el, Node):
-                el.set_parameter(key, value)
-            elif isinstance(el, Chain):
-                el.set_parameter(key, value)
-            else:
-                set_plugin_parameter(el, key, value, owner=name)
+            step.set_parameter(key, value)
 
     def get_parameter(self, path: str) -> Any:
         """Current value of ``"element.param"``."""
         if "." not in path:
             raise ParameterError(f"parameter {path!r} must be written element.param")
         name, key = path.split(".", 1)
-        el = self[name]
-        if isinstance(el, (Node, Chain)):
-            if isinstance(el, Node) and key not in el.parameters:
-                raise ParameterError(f"{name}: unknown parameter {key!r}")
-            return el.get_parameter(key) if isinstance(el, Chain) else getattr(el, key)
-        params = plugin_parameters(el)
-        if key not in params:
-            raise ParameterError(f"{name}: unknown parameter {key!r}")
-        return params[key]
+        return self._steps[self.index(name)].get_parameter(key)
 
     # -- processing ---------------------------------------------------------------------------
 
-    def _compile(self) -> list[tuple[str, list[int], Any]]:
-        """Group consecutive pedalboard plugins into one native ``Pedalboard``."""
+    def _compile(self) -> list[tuple[str, list[int], Step]]:
+        """``(name, element indices, step)`` to run: consecutive pedalboard plugins as one
+        :class:`~technob_fx.core.plugins.PluginNode` around a native ``Pedalboard``."""
         if self._groups is not None:
             return self._groups
         import pedalboard
 
-        groups: list[tuple[str, list[int], Any]] = []
+        groups: list[tuple[str, list[int], Step]] = []
         run: list[int] = []
 
         def flush() -> None:
-            if run:
-                plugins = [self._elements[j] for j in run]
-                native = plugins[0] if len(plugins) == 1 else pedalboard.Pedalboard(plugins)
-                groups.append(("+".join(self._names[j] for j in run), list(run), native))
-                run.clear()
+            if len(run) == 1:
+                groups.append((self._names[run[0]], list(run), self._steps[run[0]]))
+            elif run:
+                name = "+".join(self._names[j] for j in run)
+                members = [(self._names[j], self._elements[j]) for j in run]
+                native = pedalboard.Pedalboard([p for _, p in members])
+                groups.append((name, list(run), PluginNode(native, name, members)))
+            run.clear()
 
-        for i, el in enumerate(self._elements):
-            if is_plugin(el):
+        for i, step in enumerate(self._steps):
+            if isinstance(step, PluginNode):
                 run.append(i)
             else:
                 flush()
-                groups.append((self._names[i], [i], el))
+                groups.append((self._names[i], [i], step))
         flush()
         self._groups = groups
         return groups
 
     def reset(self) -> None:
         """Clear the state of every element (pedalboard plugins included)."""
-        for el in self._elements:
-            el.reset()
+        for step in self._steps:
+            step.reset()
         self.results = {}
         self.timings = {}
 
@@ -322,43 +315,33 @@ class Chain:
         out = self._process(audio, sr, buffer_size, reset)
         return restore_layout(out, was_mono)
 
-    def _process(self, audio: np.ndarray, sr: float, buffer_size: int, reset: bool) -> np.ndarray:
+    def _process(self, audio: np.ndarray, sr: float, buffer_size: int, reset: bool,
+                 frontend: Frontend | None = None, provided: dict[str, Any] | None = None,
+                 progress: ProgressCallback | None = None) -> np.ndarray:
+        """Run every element on one buffer or block.
+
+        ``frontend`` is a front-end of ``audio`` to share (made when absent or when an effect
+        changed the audio); ``provided`` collects the analyzers' results by their
+        :attr:`~technob_fx.core.node.AnalyzerNode.provides` name and feeds their ``needs``
+        (nested chains share it). ``progress(fraction, element name)`` is called before each
+        element (a native group counts as one).
+        """
         with self.lock:
             if reset:
                 self.results = {}
                 self.timings = {}
-            frontend: Frontend | None = None
-            for name, _idx, el in self._compile():
+            run = ChainRun(self.results, {} if provided is None else provided, frontend, self._warned)
+            groups = self._compile()
+            for k, (name, _idx, step) in enumerate(groups):
+                if progress is not None:
+                    progress(k / len(groups), name)
                 t0 = time.perf_counter()
-                if isinstance(el, Node):
-                    if isinstance(el, AnalyzerNode) and reset:
-                        if frontend is None or not frontend.matches(audio, sr):
-                            frontend = Frontend(audio, sr)
-                        out = el.process(audio, sr, buffer_size, reset, frontend=frontend)
-                        if el.result is not None:
-                            self.results[name] = el.result
-                    else:
-                        out = el.process(audio, sr, buffer_size, reset)
-                elif isinstance(el, Chain):
-                    out = el._process(audio, sr, buffer_size, reset)
-                    for key, value in el.results.items():
-                        self.results[f"{name}.{key}"] = value
-                else:
-                    if audio.shape[1] == 0:
-                        out = audio
-                    else:
-                        members = [(self._names[j], self._elements[j]) for j in _idx]
-                        clamped = clamp_below_nyquist(members, sr, self.__dict__.setdefault("_nyquist_warned", set()))
-                        try:
-                            out = el.process(audio, sr, buffer_size=buffer_size, reset=reset)
-                        except Exception as exc:  # noqa: BLE001 - surface the element name
-                            raise AudioError(f"{name}: plugin failed: {exc}") from None
-                        finally:
-                            restore_parameters(clamped)
-                    out = np.ascontiguousarray(out, dtype=np.float32)
+                out = step._step(name, audio, sr, buffer_size, reset, run)
                 self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
                 if out.ndim == 1:
                     out = out[np.newaxis, :]
+                if out.dtype != np.float32 or not out.flags.c_contiguous:  # the next element's input
+                    out = np.ascontiguousarray(out, dtype=np.float32)
                 if out is not audio and not all_finite(out):
                     raise AudioError(f"{name} produced NaN or infinite samples")
                 audio = out
@@ -370,26 +353,49 @@ class Chain:
 
         pedalboard plugins compensate their own latency and count as 0.
         """
-        return sum(int(el.latency) for el in self._elements if isinstance(el, (Node, Chain)))
+        return sum(int(step.latency) for step in self._steps)
 
-    def finalize(self) -> dict[str, Any]:
-        """End a stream: compute the results of analyzers fed with ``reset=False`` blocks."""
+    def finalize(self, provided: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End a stream: compute the results of analyzers fed with ``reset=False`` blocks.
+
+        Analyzers finish in chain order, each given the earlier results it needs (``provided``,
+        as in :meth:`_process`).
+        """
         with self.lock:
-            for name, el in self.items():
-                if isinstance(el, AnalyzerNode):
-                    result = el.finalize()
-                    if result is not None:
-                        self.results[name] = result
-                elif isinstance(el, Chain):
-                    for key, value in el.finalize().items():
-                        self.results[f"{name}.{key}"] = value
+            run = ChainRun(self.results, {} if provided is None else provided, None, self._warned)
+            for name, step in zip(self._names, self._steps, strict=True):
+                step._finish(name, run)
             return dict(self.results)
 
+    # -- as an element of another chain ----------------------------------------------------------
+
+    def _step(self, name: str, audio: np.ndarray, sr: float, buffer_size: int, reset: bool,
+              run: ChainRun) -> np.ndarray:
+        """One call as a nested element: its results come out as ``"name.element"``."""
+        out = self._process(audio, sr, buffer_size, reset, run.frontend, run.provided)
+        for key, value in self.results.items():
+            run.results[f"{name}.{key}"] = value
+        return out
+
+    def _finish(self, name: str, run: ChainRun) -> None:
+        """The end of a stream as a nested element."""
+        for key, value in self.finalize(run.provided).items():
+            run.results[f"{name}.{key}"] = value
+
     def run(
-        self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192
+        self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, *,
+        frontend: Frontend | None = None, progress: ProgressCallback | None = None,
     ) -> ChainOutput:
-        """Process a whole buffer and return audio, results and per-element timing."""
-        out = self.process(input_array, sample_rate, buffer_size, reset=True)
+        """Process a whole buffer and return audio, results and per-element timing.
+
+        ``frontend``: a :class:`~technob_fx.core.frontend.Frontend` of ``input_array`` (its
+        ``audio`` is that very array) for the analyzers to share, e.g. one streamed from a file
+        with :func:`~technob_fx.stages.analysis.load_frontend`. ``progress(fraction, element
+        name)`` is called before each element.
+        """
+        sr = check_sample_rate(sample_rate)
+        audio, was_mono = as_audio(input_array, name="chain input")
+        out = restore_layout(self._process(audio, sr, buffer_size, True, frontend, progress=progress), was_mono)
         n = out.shape[-1]
         return ChainOutput(out, float(sample_rate), dict(self.results), dict(self.timings), n / float(sample_rate))
 

@@ -188,13 +188,47 @@ def k_weighted_block_power(audio: np.ndarray, sr: float, block: int) -> np.ndarr
     return out
 
 
-def _centred_frames(y: np.ndarray) -> np.ndarray:
-    """``N_FFT``-sample frames every ``HOP`` of ``y`` padded by ``N_FFT // 2`` each side (a view).
+def _centred_frames(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """``n_fft``-sample frames every ``hop`` of ``y`` zero-padded by ``n_fft // 2`` each side (a view).
 
-    Frame ``i`` is centred on sample ``i * HOP``; there is always at least one frame.
+    Frame ``i`` is centred on sample ``i * hop``; there is always at least one frame.
     """
-    yp = np.pad(y, (N_FFT // 2, N_FFT // 2))
-    return np.lib.stride_tricks.sliding_window_view(yp, N_FFT)[::HOP]
+    yp = np.pad(y, (n_fft // 2, n_fft // 2))
+    return np.lib.stride_tricks.sliding_window_view(yp, n_fft)[::hop]
+
+
+def mel_spectrogram(y: np.ndarray, sr: float, n_fft: int = N_FFT, hop: int = HOP, n_mels: int = N_MELS,
+                    fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """Mel power spectrogram of a mono signal at any STFT size: the framing and filters of
+    :meth:`Frontend.spectral` (centred zero-padded Hann frames, Slaney mel filters; as librosa's
+    ``melspectrogram`` with ``power=2``).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape ``(samples,)``
+    sr : float
+        Hz.
+    n_fft, hop : int
+        STFT size and hop, samples.
+    n_mels : int
+        Bands.
+    fmin, fmax : float
+        Band edges, Hz (``fmax`` default: Nyquist).
+
+    Returns
+    -------
+    np.ndarray, float32, shape ``(n_mels, 1 + samples // hop)``
+    """
+    import scipy.fft
+
+    frames = _centred_frames(np.asarray(y, dtype=np.float32), n_fft, hop)
+    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    fbt = np.ascontiguousarray(mel_filterbank(sr, n_fft, n_mels, fmin, fmax).T)
+    out = np.empty((frames.shape[0], n_mels), np.float32)
+    for i in range(0, frames.shape[0], 1024):
+        x = scipy.fft.rfft(frames[i : i + 1024] * win, axis=1, workers=2)
+        out[i : i + 1024] = (x.real**2 + x.imag**2) @ fbt
+    return np.ascontiguousarray(out.T)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import dataclasses
 import json
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_type_hints
 
@@ -281,6 +281,32 @@ class Result:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class ChainRun:
+    """What a :class:`~technob_fx.core.chain.Chain` shares with its elements during one call.
+
+    Every chain element (a :class:`Node`, a nested ``Chain``, a
+    :class:`~technob_fx.core.plugins.PluginNode`) takes one step with ``_step(name, audio, sr,
+    buffer_size, reset, run)`` and ends a stream with ``_finish(name, run)``; this is the ``run``.
+
+    Attributes
+    ----------
+    results : dict
+        Analyzer results by element name (the chain's ``results``).
+    provided : dict
+        Analyzer results by :attr:`AnalyzerNode.provides` name, for the later analyzers' ``needs``.
+    frontend : Frontend or None
+        The front-end of the audio the analyzers see now (shared while no effect changes it).
+    warned : set
+        Nyquist clamps already reported (:func:`~technob_fx.core.plugins.clamp_below_nyquist`).
+    """
+
+    results: dict[str, Any]
+    provided: dict[str, Any] = field(default_factory=dict)
+    frontend: Frontend | None = None
+    warned: set[tuple[str, str, float]] = field(default_factory=set)
+
+
 class Node:
     """Base class of every technob-fx processing node.
 
@@ -337,6 +363,18 @@ class Node:
     def get_parameters(self) -> dict[str, Any]:
         """Current parameter values by name."""
         return {k: getattr(self, k) for k in self.parameters}
+
+    def get_parameter(self, key: str) -> Any:
+        """Current value of one parameter.
+
+        Raises
+        ------
+        ParameterError
+            Unknown name.
+        """
+        if key not in self.parameters:
+            raise ParameterError(f"{self.name}: unknown parameter {key!r}")
+        return getattr(self, key)
 
     def set_parameter(self, key: str, value: Any) -> None:
         """Set one parameter by name (validated); thread-safe against a running block.
@@ -401,14 +439,19 @@ class Node:
         """
         sr = check_sample_rate(sample_rate)
         audio, was_mono = as_audio(input_array, name=f"{self.name} input", allow_empty=not reset)
+        return restore_layout(self._checked(audio, sr, buffer_size, reset, frontend), was_mono)
+
+    def _checked(self, audio: np.ndarray, sr: float, buffer_size: int, reset: bool,
+                 frontend: Frontend | None = None) -> np.ndarray:
+        """:meth:`process` of audio already validated (float32 ``(channels, samples)``, finite)
+        at a checked rate; a chain calls it so the audio is not checked again at every node."""
         if buffer_size < 1:
             raise AudioError(f"buffer_size must be >= 1, got {buffer_size}")
         with self._lock:
             if reset or self._sample_rate != sr:
                 self.reset()
             self._sample_rate = sr
-            out = self._run(audio, sr, int(buffer_size), reset=reset, frontend=frontend)
-        return restore_layout(out, was_mono)
+            return self._run(audio, sr, int(buffer_size), reset=reset, frontend=frontend)
 
     def _run(
         self,
@@ -420,6 +463,16 @@ class Node:
         frontend: Frontend | None,
     ) -> np.ndarray:
         raise NotImplementedError
+
+    # -- as a chain element ---------------------------------------------------------------------
+
+    def _step(self, name: str, audio: np.ndarray, sample_rate: float, buffer_size: int, reset: bool,
+              run: ChainRun) -> np.ndarray:
+        """One call from a chain (see :class:`ChainRun`): process ``audio`` (validated by the chain)."""
+        return self._checked(audio, sample_rate, buffer_size, reset)
+
+    def _finish(self, name: str, run: ChainRun) -> None:
+        """The end of a stream in a chain: nothing to do for an effect."""
 
     # -- description --------------------------------------------------------------------------
 
@@ -481,14 +534,27 @@ class AnalyzerNode(Node):
     is computed by :meth:`finalize` at the end of the stream (the :class:`~technob_fx.Chain`
     calls it). The default accumulation keeps the blocks; analyzers that must bound memory on
     long streams override :meth:`accumulate` / :meth:`finalize`.
+
+    Analyzers form a chain of results: an analyzer declares the results it uses (:attr:`needs`,
+    e.g. ``("grid",)``) and the one it gives (:attr:`provides`, e.g. ``"grid"``). A
+    :class:`~technob_fx.core.chain.Chain` hands each analyzer, in :attr:`inputs`, the results of
+    the earlier analyzers that provide what it needs, so in ``Chain([BeatTracker(min_bpm=110),
+    Segmenter()])`` the segmenter cuts on the tracker's grid instead of tracking beats again.
+    Alone (or with no provider before it) an analyzer computes what it needs itself.
     """
 
     is_analyzer: ClassVar[bool] = True
+    #: Names of earlier results this analyzer uses when a chain has them (``("grid",)``).
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: Name under which a chain hands this analyzer's result to later ones (``"grid"``), or None.
+    provides: ClassVar[str | None] = None
 
     def __init__(self, *, name: str | None = None, **params: Any) -> None:
         super().__init__(name=name, **params)
         self.result: Any = None
         self._blocks: list[np.ndarray] = []
+        #: Results of earlier analyzers by provided name (set by the chain around each run).
+        self.inputs: dict[str, Any] = {}
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         """Measure a whole buffer.
@@ -533,6 +599,39 @@ class AnalyzerNode(Node):
 
             self.result = self.analyze(audio, self._sample_rate, Frontend(audio, self._sample_rate))
         return self.result
+
+    def _step(self, name: str, audio: np.ndarray, sample_rate: float, buffer_size: int, reset: bool,
+              run: ChainRun) -> np.ndarray:
+        """One call from a chain: analyse with the shared front-end and the earlier results this
+        analyzer needs; leave the result in ``run.results`` (and ``run.provided``)."""
+        if not reset:
+            return self._checked(audio, sample_rate, buffer_size, reset)
+        if run.frontend is None or not run.frontend.matches(audio, sample_rate):
+            from .frontend import Frontend
+
+            run.frontend = Frontend(audio, sample_rate)
+        self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
+        try:
+            out = self._checked(audio, sample_rate, buffer_size, reset, run.frontend)
+        finally:
+            self.inputs = {}
+        self._keep(name, self.result, run)
+        return out
+
+    def _finish(self, name: str, run: ChainRun) -> None:
+        """The end of a stream in a chain: :meth:`finalize` with the earlier results it needs."""
+        self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
+        try:
+            result = self.finalize()
+        finally:
+            self.inputs = {}
+        self._keep(name, result, run)
+
+    def _keep(self, name: str, result: Any, run: ChainRun) -> None:
+        if result is not None:
+            run.results[name] = result
+            if self.provides:
+                run.provided[self.provides] = result
 
     def _run(self, audio, sample_rate, buffer_size, *, reset, frontend):  # noqa: ANN001
         if reset:

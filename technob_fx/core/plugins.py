@@ -11,7 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import ParameterError
+import numpy as np
+
+from .errors import AudioError, ParameterError, warn
 from .node import EffectNode, ParameterSpec
 
 #: Declared ranges of pedalboard built-in parameters that pedalboard itself does not check.
@@ -655,8 +657,6 @@ def clamp_below_nyquist(
     -------
     list of (plugin, key, original value)
     """
-    from .errors import warn
-
     limit = NYQUIST_FRACTION * float(sample_rate)
     changed: list[tuple[Any, str, float]] = []
     for name, plugin in elements:
@@ -681,3 +681,94 @@ def restore_parameters(changed: list[tuple[Any, str, float]]) -> None:
     """Undo :func:`clamp_below_nyquist`."""
     for plugin, key, value in changed:
         setattr(plugin, key, value)
+
+
+class PluginNode:
+    """Adapter: a pedalboard plugin as a chain element, with the surface of a :class:`Node`.
+
+    A :class:`~technob_fx.core.chain.Chain` wraps every pedalboard plugin it holds in one, so it
+    treats nodes, nested chains and plugins alike (``parameters``, ``set_parameter``,
+    ``get_parameter``, ``latency``, ``reset``, ``_step``, ``_finish``); ``chain["reverb"]`` still
+    gives the plugin itself. Consecutive plugins run as one ``PluginNode`` around a native
+    ``pedalboard.Pedalboard`` (``members`` names them).
+
+    Parameters are validated (:func:`set_plugin_parameter`); built-in filters are held below
+    Nyquist for each call (:func:`clamp_below_nyquist`); a plugin's exception becomes an
+    :class:`~technob_fx.core.errors.AudioError` naming the element.
+
+    Parameters
+    ----------
+    plugin : pedalboard.Plugin
+        The plugin (or a ``Pedalboard`` of consecutive ones).
+    name : str, optional
+        Element name (default: the snake_case class name).
+    members : list of (name, plugin), optional
+        The plugins run in ``plugin`` with their element names (default: ``[(name, plugin)]``).
+    """
+
+    #: pedalboard plugins compensate their own latency.
+    latency = 0
+
+    def __init__(self, plugin: Any, name: str = "", members: list[tuple[str, Any]] | None = None) -> None:
+        self.plugin = plugin
+        self.name = name or default_name(plugin)
+        self.members = members
+        # only built-in filters are clamped below Nyquist: skip the check for the others
+        self._filters = any(type(p).__name__ in FREQUENCY_PARAMETERS for _, p in (members or [(name, plugin)]))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Current parameter values by name (:func:`plugin_parameters`)."""
+        return plugin_parameters(self.plugin)
+
+    def set_parameter(self, key: str, value: Any) -> None:
+        """Set one parameter, validated (:func:`set_plugin_parameter`)."""
+        set_plugin_parameter(self.plugin, key, value, owner=self.name)
+
+    def get_parameter(self, key: str) -> Any:
+        """Current value of one parameter.
+
+        Raises
+        ------
+        ParameterError
+            Unknown name.
+        """
+        params = plugin_parameters(self.plugin)
+        if key not in params:
+            raise ParameterError(f"{self.name}: unknown parameter {key!r}")
+        return params[key]
+
+    def reset(self) -> None:
+        """Clear the plugin's state."""
+        self.plugin.reset()
+
+    def process(self, audio: Any, sample_rate: float, buffer_size: int = 8192, reset: bool = True, *,
+                warned: set[tuple[str, str, float]] | None = None) -> Any:
+        """Run the plugin on ``(channels, samples)`` float32 audio; float32 C-contiguous out.
+
+        Raises
+        ------
+        AudioError
+            The plugin failed (the message names the element).
+        """
+        if audio.shape[1] == 0:
+            return audio
+        members = self.members if self.members is not None else ((self.name, self.plugin),)
+        clamped = clamp_below_nyquist(members, sample_rate, warned) if self._filters else []
+        try:
+            out = self.plugin.process(audio, sample_rate, buffer_size=buffer_size, reset=reset)
+        except Exception as exc:  # noqa: BLE001 - surface the element name
+            raise AudioError(f"{self.name}: plugin failed: {exc}") from None
+        finally:
+            restore_parameters(clamped)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _step(self, name: str, audio: Any, sample_rate: float, buffer_size: int, reset: bool, run: Any) -> Any:
+        """One call from a chain (:class:`~technob_fx.core.node.ChainRun`)."""
+        return self.process(audio, sample_rate, buffer_size, reset, warned=run.warned)
+
+    def _finish(self, name: str, run: Any) -> None:
+        """The end of a stream: nothing to do."""
+
+    def __repr__(self) -> str:
+        return f"<PluginNode {self.name!r} {self.plugin!r}>"

@@ -28,7 +28,7 @@ One document, one writer, one reader:
                                             #   steady track); audio seconds (a pickup bar's point
                                             #   can be < 0); derived from the beats (checked, not
                                             #   read back)
-      "beats_per_bar": 4,                   # default 4
+      "beats_per_bar": 4,                   # 3 or 4 estimated, or forced; 4 if absent
       "beats": [...],                       # strictly increasing; absent: a constant grid at
                                             #   `tempo` from 0 s (empty when tempo is 0)
       "downbeats": [...],                   # each one of the beats
@@ -753,6 +753,46 @@ def _read_document(data: Any, *, where: str, folder: Path | None) -> Analysis:
     )
 
 
+#: Chain element name -> (progress fraction, progress message) of :func:`analyze`'s stages.
+_STEPS = {"beats": (0.3, "beats"), "segments": (0.45, "sections"), "key": (0.55, "key"),
+          "pitch": (0.65, "pitch"), "features": (0.8, "features"), "notes": (0.85, "notes")}
+
+
+def analysis_chain(*, notes: bool = False, **tracker: Any) -> Any:
+    """The stage nodes of :func:`analyze` as one :class:`~technob_fx.core.chain.Chain`.
+
+    Elements, by name: ``beats`` (:class:`~technob_fx.stages.beats.BeatTracker`), ``segments``
+    (:class:`~technob_fx.stages.segmentation.Segmenter`), ``key``, ``pitch``, ``features`` and,
+    with ``notes``, ``notes`` (a :class:`~technob_fx.stages.notes.NoteTranscriber` naming chords).
+    The chain hands the tracker's grid to the segmenter, the features and the chords, and the
+    pitch track to the features, so beats are tracked once and the tracker's settings reach them all.
+
+    Parameters
+    ----------
+    notes : bool
+        Add the note transcriber.
+    **tracker
+        Parameters of the :class:`~technob_fx.stages.beats.BeatTracker` (``min_bpm``,
+        ``max_bpm``, ``beats_per_bar``...).
+
+    Returns
+    -------
+    Chain
+    """
+    from ..core.chain import Chain
+    from .beats import BeatTracker
+    from .features import FeatureExtractor
+    from .key import KeyDetector
+    from .notes import NoteTranscriber
+    from .pitch import PitchTracker
+    from .segmentation import Segmenter
+
+    nodes: list[Any] = [BeatTracker(**tracker), Segmenter(), KeyDetector(), PitchTracker(), FeatureExtractor()]
+    if notes:
+        nodes.append(NoteTranscriber(chords=True))
+    return Chain(nodes, names=list(_STEPS)[: len(nodes)])
+
+
 def analyze(
     audio: np.ndarray,
     sr: float,
@@ -764,8 +804,12 @@ def analyze(
     notes: bool = False,
     beats_per_bar: int | None = None,
     downbeat: float | None = None,
+    **tracker: Any,
 ) -> Analysis:
     """Run every analysis stage on one buffer, sharing one front-end.
+
+    The stages are the nodes of :func:`analysis_chain`, run as one chain: the beats are tracked
+    once, and the sections, features and chords use that grid.
 
     Parameters
     ----------
@@ -787,6 +831,9 @@ def analyze(
         Force the meter (default: 3 or 4 estimated from the audio).
     downbeat : float, optional
         Force the bar phase: the beat nearest to this time (seconds) is a downbeat.
+    **tracker
+        Further parameters of the :class:`~technob_fx.stages.beats.BeatTracker`
+        (e.g. ``prior_bpm``); they reach the sections, features and chords through its grid.
 
     Returns
     -------
@@ -796,57 +843,48 @@ def analyze(
     ------
     AudioError
         Empty audio, NaN/inf samples, a bad shape or sample rate.
+    ParameterError
+        An unknown or out-of-range beat tracker parameter.
     """
     from ..core.frontend import Frontend
-    from . import beats as _beats
-    from .features import extract_features
-    from .key import estimate_key
-    from .pitch import track_pitch
-    from .segmentation import segment
 
     sr = check_sample_rate(sr)
     a, _ = as_audio(audio, name="audio")
     fe = frontend if frontend is not None and frontend.matches(audio, sr) else Frontend(a, sr)
+    if fe.audio is not a:  # the given front-end's audio needed converting: one of the converted audio
+        fe = Frontend(a, sr)
     timings: dict[str, float] = {}
 
     def step(frac: float, name: str) -> None:
         if progress is not None:
             progress(frac, name)
 
-    def timed(name: str, fn: Any) -> Any:
-        t0 = time.perf_counter()
-        out = fn()
-        timings[name] = time.perf_counter() - t0
-        return out
-
-    kw: dict[str, float | None] = {"beats_per_bar": beats_per_bar, "downbeat": downbeat}
+    kw: dict[str, Any] = dict(tracker)
+    if beats_per_bar is not None:
+        kw["beats_per_bar"] = beats_per_bar
+    if downbeat is not None:
+        kw["downbeat"] = downbeat
     if min_bpm is not None:
         kw["min_bpm"] = min_bpm
     if max_bpm is not None:
         kw["max_bpm"] = max_bpm
-    step(0.0, "front-end")
-    timed("frontend", lambda: (fe.spectral(), fe.onset_bands()))
-    step(0.3, "beats")
-    grid = timed("beats", lambda: _beats.track_beats(a, sr, frontend=fe, **kw))
-    step(0.45, "sections")
-    segs = timed("segments", lambda: segment(a, sr, grid=grid, frontend=fe))
-    step(0.55, "key")
-    key = timed("key", lambda: estimate_key(a, sr, frontend=fe))
-    step(0.65, "pitch")
-    pitch = timed("pitch", lambda: track_pitch(a, sr, frontend=fe))
-    step(0.8, "features")
-    feats = timed("features", lambda: extract_features(a, sr, grid=grid, pitch=pitch, frontend=fe))
-    tr = None
+    chain = analysis_chain(notes=notes, **kw)
     if notes:
-        from .notes import transcribe
-
-        step(0.85, "notes")
-        sub = scaled(progress, 0.85, 1.0)
-        tr = timed("notes", lambda: transcribe(a, sr, chords=True, grid=grid, frontend=fe, progress=sub))
+        chain["notes"].progress = scaled(progress, 0.85, 1.0)
+    step(0.0, "front-end")
+    t0 = time.perf_counter()
+    fe.spectral()
+    fe.onset_bands()
+    timings["frontend"] = time.perf_counter() - t0
+    out = chain.run(a, sr, frontend=fe, progress=lambda _f, name: step(*_STEPS[name]))
+    timings.update(out.timings)
+    r = out.results
+    grid = r["beats"]
     step(1.0, "done")
     return Analysis(
-        duration=fe.duration, sample_rate=sr, tempo=grid.tempo, grid=grid, segments=segs, key=key,
-        pitch=pitch, features=feats, channels=int(a.shape[0]), timings=timings, transcription=tr,
+        duration=fe.duration, sample_rate=sr, tempo=grid.tempo, grid=grid, segments=r["segments"], key=r["key"],
+        pitch=r["pitch"], features=r["features"], channels=int(a.shape[0]), timings=timings,
+        transcription=r.get("notes"),
     )
 
 

@@ -632,6 +632,7 @@ class BeatTracker(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: tempo, beats and downbeats (:func:`track_beats`); result is a :class:`BeatGrid`."""
 
     type_name = "beat_tracker"
+    provides = "grid"
     min_bpm = Param(float, MIN_BPM, 20.0, 400.0, unit="BPM", doc="lowest tempo considered")
     max_bpm = Param(float, MAX_BPM, 20.0, 400.0, unit="BPM", doc="highest tempo considered")
     prior_bpm = Param(float, PRIOR_BPM, 20.0, 400.0, unit="BPM", doc="most likely tempo (breaks octave ties)")

@@ -275,13 +275,19 @@ def extract_features(
 
 
 class FeatureExtractor(StreamedAnalyzer, AnalyzerNode):
-    """Analyzer node: frame and bar features (:func:`extract_features`); result is :class:`Features`."""
+    """Analyzer node: frame and bar features (:func:`extract_features`); result is :class:`Features`.
+
+    In a chain the bars come from the beat tracker before it and the pitch from the pitch tracker
+    before it (``needs = ("grid", "pitch")``); what no earlier analyzer provides is computed here.
+    """
 
     type_name = "features"
+    needs = ("grid", "pitch")
+    provides = "features"
     per_bar = Param(bool, True, doc="also compute per-bar means (tracks beats)")
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         from ..core.results import BeatGrid
 
-        grid = None if self.per_bar else BeatGrid(np.zeros(0), np.zeros(0), 0.0)
-        return extract_features(audio, sample_rate, grid=grid, frontend=frontend)
+        grid = self.inputs.get("grid") if self.per_bar else BeatGrid(np.zeros(0), np.zeros(0), 0.0)
+        return extract_features(audio, sample_rate, grid=grid, pitch=self.inputs.get("pitch"), frontend=frontend)

@@ -301,6 +301,7 @@ class KeyDetector(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: the key (:func:`estimate_key`); result is a :class:`KeyEstimate`."""
 
     type_name = "key_detector"
+    provides = "key"
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         return estimate_key(audio, sample_rate, frontend=frontend)

@@ -422,14 +422,20 @@ def split_roles(notes: list[NoteEvent]) -> dict[str, list[NoteEvent]]:
 class NoteTranscriber(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: polyphonic notes (:func:`transcribe`); result is a :class:`Transcription`.
 
-    Streams with bounded memory (only the mono analysis signal is kept while blocks arrive).
+    Streams with bounded memory (only the mono analysis signal is kept while blocks arrive). In a
+    chain the chords' bars come from the beat tracker before it (``needs = ("grid",)``).
+    ``progress`` (an attribute, None by default) receives the transcription's own progress.
     """
 
     type_name = "note_transcriber"
+    needs = ("grid",)
+    provides = "transcription"
+    progress: ProgressCallback | None = None
     threshold = Param(float, 0.7, 0.05, 0.95, doc="onset confidence a note needs (higher: fewer notes)")
     min_note_ms = Param(float, 46.0, 0.0, 2000.0, unit="ms", doc="shortest note kept")
     chords = Param(bool, False, doc="also name the chord of every bar (beat tracker's bars)")
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         return transcribe(audio, sample_rate, threshold=self.threshold, min_note_ms=self.min_note_ms,
-                          chords=self.chords, frontend=frontend)
+                          chords=self.chords, grid=self.inputs.get("grid"), frontend=frontend,
+                          progress=self.progress)

@@ -232,6 +232,7 @@ class PitchTracker(StreamedAnalyzer, AnalyzerNode):
     """Analyzer node: f0, voicing and notes (:func:`track_pitch`); result is a :class:`PitchTrack`."""
 
     type_name = "pitch_tracker"
+    provides = "pitch"
     fmin = Param(float, 65.0, 20.0, 4000.0, unit="Hz", doc="lowest pitch")
     fmax = Param(float, 1500.0, 20.0, 4000.0, unit="Hz", doc="highest pitch")
     threshold = Param(float, 0.15, 0.01, 1.0, doc="YIN dip threshold")

@@ -438,11 +438,18 @@ def segment(
 
 
 class Segmenter(StreamedAnalyzer, AnalyzerNode):
-    """Analyzer node: labelled sections (:func:`segment`); result is a :class:`Segmentation`."""
+    """Analyzer node: labelled sections (:func:`segment`); result is a :class:`Segmentation`.
+
+    In a chain it cuts on the grid of the beat tracker before it (``needs = ("grid",)``), so the
+    tracker's tempo range and meter reach the sections; alone it tracks beats itself.
+    """
 
     type_name = "segmenter"
+    needs = ("grid",)
+    provides = "segments"
     phrase_bars = Param(int, 4, 1, 64, unit="bars", doc="preferred boundary spacing")
     min_bars = Param(int, 2, 1, 64, unit="bars", doc="shortest section before merging")
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
-        return segment(audio, sample_rate, phrase_bars=self.phrase_bars, min_bars=self.min_bars, frontend=frontend)
+        return segment(audio, sample_rate, grid=self.inputs.get("grid"), phrase_bars=self.phrase_bars,
+                       min_bars=self.min_bars, frontend=frontend)
