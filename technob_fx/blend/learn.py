@@ -7,9 +7,11 @@ Lo-Fi (genre ``lofi``)
     - swing ratio: median beat phase of percussive onsets between the beat and the next
       (0.5 straight, 0.67 triplet swing), on the beat grid aligned to the onsets (the tracker's
       lag would otherwise read as swing);
-    - per-bar drum patterns: onsets of the percussive part (HPSS) in a low (30-150 Hz), mid
-      (200-1800 Hz) and high (> 2500 Hz) band, quantised to the 16 swung steps of each 4-beat
-      bar; the most frequent binary patterns are kept with their mean velocities and counts;
+    - per-bar drum patterns: onsets of the percussive part (HPSS) labelled kick, snare or hat
+      by their sound (:func:`technob_fx.blend.drums.drum_onsets`: nearest synthesised template;
+      bass and other tonal onsets are dropped) into the ``low`` / ``mid`` / ``high`` slots,
+      quantised to the 16 swung steps of each 4-beat bar; the most frequent binary patterns
+      are kept with their mean velocities and counts;
     - one-shot hits: the strongest, most band-dominant onsets of each band sliced from the
       percussive part (kick-, snare- and hat-like hits of the recordings themselves);
     - tone: the mean power spectrum (dB) of the Lo-Fi chunks and of the classical chunks; their
@@ -609,7 +611,9 @@ def learn(
             if genre == "lofi" and mono.size >= 2 * sr:
                 tempo, beats = _analysis.beat_times(mono, sr)
                 tempo, beats = _folded_beats(tempo, beats)
-                ons = band_onsets(perc, sr)
+                from .drums import drum_onsets
+
+                ons = drum_onsets(perc, sr)  # kick/snare/hat by their sound, not by band
                 if tempo > 0 and beats.size >= 5:
                     tempos.append(tempo)
                     all_on = np.concatenate([ons[b][0] for b in BANDS])
