@@ -198,6 +198,10 @@ def test_cross_validation_by_recording(dataset):
     cv = cross_validate(dataset, folds=2, epochs=2, crop=64)
     assert cv["recordings"] == 8 and cv["chunks"] == 16  # every recording held out once
     assert 0.0 <= cv["accuracy"] <= 1.0
+    conf = np.asarray(cv["confusion"])  # held-out recordings, [true][predicted]
+    assert cv["classes"] == ["classical", "lofi"] and conf.sum(axis=1).tolist() == [4, 4]
+    assert np.trace(conf) / conf.sum() == pytest.approx(cv["recording_accuracy"])
+    assert np.asarray(cv["chunk_confusion"]).sum() == cv["chunks"]
 
 
 def test_lofi_probability_rises_with_blend(tmp_path, dataset, model, classifier):
