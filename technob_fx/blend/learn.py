@@ -528,6 +528,7 @@ def learn(
     max_patterns: int = 8,
     samples_per_genre: int = 24,
     score: bool = True,
+    drums: str = "sound",
     save: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Model:
@@ -549,6 +550,9 @@ def learn(
     score : bool
         Transcribe the chunks and learn the sequence models and note samples
         (:mod:`technob_fx.blend.compose`); the generative mode needs them, slice mode does not.
+    drums : {"sound", "band"}
+        How Lo-Fi onsets become kick/snare/hat: by their sound (:mod:`technob_fx.blend.drums`)
+        or by band energy alone (:func:`band_onsets`, the former method).
     save : bool
         Write ``model.json`` / ``model.npz`` into ``dataset``.
     progress : callable, optional
@@ -613,7 +617,8 @@ def learn(
                 tempo, beats = _folded_beats(tempo, beats)
                 from .drums import drum_onsets
 
-                ons = drum_onsets(perc, sr)  # kick/snare/hat by their sound, not by band
+                # kick/snare/hat by their sound (default), or by band energy alone
+                ons = drum_onsets(perc, sr) if drums == "sound" else band_onsets(perc, sr)
                 if tempo > 0 and beats.size >= 5:
                     tempos.append(tempo)
                     all_on = np.concatenate([ons[b][0] for b in BANDS])
