@@ -50,6 +50,8 @@ BANDS: dict[str, tuple[float, float]] = {"low": (30.0, 150.0), "mid": (200.0, 18
 #: Slice length of a one-shot hit per band, s.
 HIT_SECONDS = {"low": 0.35, "mid": 0.25, "high": 0.12}
 STEPS = 16
+#: Bars with fewer drum hits (velocity >= 0.35, all three slots) are left out of the patterns.
+MIN_BAR_HITS = 3
 #: Tempi are folded into ``[60, TEMPO_MAX)`` BPM (a 130-BPM hip-hop beat stays 130).
 TEMPO_MAX = 145.0
 #: The "high frequency" share of the spectral balance: energy above this, Hz.
@@ -636,8 +638,12 @@ def learn(
             if progress:
                 progress(done / total, f"{genre} {r['chunk_id']}")
     swing = float(np.clip(np.median(swings), 0.5, 0.75)) if swings else 0.5
-    # drum patterns: most frequent binary shapes with mean velocities
-    ranked = sorted(cluster_patterns(pats), key=lambda g: -len(g))[:max_patterns]
+    # drum patterns: most frequent binary shapes with mean velocities, of bars with a groove
+    # (MIN_BAR_HITS hits or more: a bar with one or two found hits is a break or a miss, and
+    # averaging sparse bars together yields empty patterns); an empty mean pattern is not kept
+    pats = [p for p in pats if int(np.sum(p >= 0.35)) >= MIN_BAR_HITS]
+    ranked = [g for g in sorted(cluster_patterns(pats), key=lambda g: -len(g))
+              if np.any(np.mean(g, axis=0) >= 0.35)][:max_patterns]
     patterns = (np.stack([np.mean(g, axis=0) * (np.mean(g, axis=0) >= 0.2) for g in ranked]).astype(np.float32)
                 if ranked else _default_patterns())
     counts = [len(g) for g in ranked] if ranked else [1] * len(patterns)
