@@ -385,6 +385,24 @@ def planted_copy(r: dict, bank, ds: Path, *, seconds: float = 4.0, semitones: in
     return out
 
 
+def drum_labelling(ds: Path) -> dict:
+    """Drum patterns learned from the Lo-Fi chunks with onsets labelled by their sound (the
+    default) and by band energy alone: bars used, mean hits per bar of each slot (patterns
+    weighted by their counts) and the four most frequent patterns."""
+    from technob_fx.blend.learn import BANDS, _pattern_text, learn
+
+    out = {}
+    for how in ("sound", "band"):
+        m = learn(ds, score=False, save=False, drums=how)
+        w = np.asarray(m.pattern_counts, float) / max(float(np.sum(m.pattern_counts)), 1.0)
+        out[how] = {"bars": m.info.get("bars"), "swing": m.swing, "pattern_counts": m.pattern_counts,
+                    "hits_per_bar": {b: round(float(sum(wi * np.sum(p[i] >= 0.35) for wi, p in zip(w, m.patterns))), 2)
+                                     for i, b in enumerate(BANDS)},
+                    "top_patterns": [_pattern_text(p) for p in m.patterns[:4]]}
+        print(f"  drums by {how}: {out[how]['hits_per_bar']} hits per bar, {out[how]['bars']} bars", flush=True)
+    return out
+
+
 def frechet_by_blend(ds: Path, model, *, seeds: int, bars: int, epochs: int) -> dict:  # noqa: ANN001
     """Frechet distance of generated audio (embeddings of the project's classifier, trained here on
     the dataset's train split) to each genre's input chunks, per blend. Should move from classical
@@ -474,6 +492,7 @@ def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs:
             summary["beat_jumps_over_6db"] = round(float(np.mean([x["beat"]["jumps_over_6db"] for x in j])), 3)
         out[mode] = {"rows": rows, "summary": summary}
         print(f"  {mode} summary: {summary}", flush=True)
+    out["drums"] = drum_labelling(ds)
     if frechet:
         out["frechet"] = frechet_by_blend(ds, model, seeds=max(seeds, 2), bars=bars, epochs=epochs)
     return out
