@@ -18,6 +18,13 @@ it (Vibe Ace, Choice, Let's Go Fishin') and the five CC0 Arovane beats of the sa
 4. Blend curve: mean Lo-Fi probability of generated 16-bar tracks (``--seeds`` seeds) at blend
    0, 0.25, 0.5, 0.75 and 1.
 
+``--music DATASET``: measures of the generated music (key fit, joins, spectral balance, true peak)
+and its novelty: the longest verbatim copy of any source recording measured on the audio after
+undoing re-pitching and tempo changes (:mod:`technob_fx.blend.novelty`), beside the renderer
+log's figure, a chance level (time-reversed sources) and a planted-copy sensitivity check.
+``--genre-cv``: the genre classifier by recording-grouped cross-validation on the real
+recordings plus generated fixtures of four styles, with confusion matrices on held-out recordings.
+
 Usage: ``python -m benchmarks.bench_blend [--minutes 60] [--epochs 30]``.
 """
 
@@ -328,6 +335,74 @@ def longest_copy(info: dict, model) -> float:  # noqa: ANN001
     return round(best, 3)
 
 
+def copy_candidates(info: dict) -> list[tuple[int, float]]:
+    """``(semitones, rho)`` to undo: every re-pitch by resampling (generative mode's sampler and
+    hits), or slice mode's logged phrase shifts and tempo ratios (plus no change)."""
+    from technob_fx.blend.novelty import resample_candidates
+
+    if info["mode"] != "slice":
+        return resample_candidates()
+    beat = 60.0 / info["tempo"]
+    return [(0, 1.0)] + [(int(p["shift"]), p["source_seconds"] / (p["beats"] * beat)) for p in info["phrases"]]
+
+
+def measured_copy(r: dict, bank, reversed_bank) -> dict:  # noqa: ANN001
+    """Longest verbatim copy measured on the audio (:mod:`technob_fx.blend.novelty`) in the mix
+    and in the music stem (no drums, before the Lo-Fi chain), and the chance level: the same
+    search of the mix against the time-reversed sources."""
+    from technob_fx.blend.novelty import longest_copy
+
+    cands = copy_candidates(r["info"])
+    got = longest_copy(r["mix"], r["sample_rate"], bank, cands)
+    stem = longest_copy(r["music"], r["sample_rate"], bank, cands)
+    chance = longest_copy(r["mix"], r["sample_rate"], reversed_bank, cands)
+    return {**got, "music_stem_s": stem["seconds"], "chance_s": chance["seconds"]}
+
+
+def planted_copy(r: dict, bank, ds: Path, *, seconds: float = 4.0, semitones: int = 2) -> dict:  # noqa: ANN001
+    """Sensitivity check: ``seconds`` of a source chunk, re-pitched by resampling, added to the
+    mix at the mix's RMS (0 dB) and at -6 dB; what the measure finds."""
+    from technob_fx.blend.dataset import read_manifest
+    from technob_fx.blend.novelty import longest_copy, resample_candidates
+    from technob_fx.core.io import read_audio, resample
+
+    row = next(x for x in read_manifest(ds) if x["genre"] == "classical" and x["real_samples"] > 20 * x["sample_rate"])
+    x, sr = read_audio(ds / row["wav"], mono=True)
+    x = np.asarray(x, np.float32).reshape(-1)
+    step = 2.0 ** (semitones / 12.0)
+    seg = x[int(10 * sr): int((10 + seconds * step) * sr)]
+    y = np.interp(np.arange(int(seg.size / step)) * step, np.arange(seg.size), seg).astype(np.float32)
+    y = resample(y, sr, r["sample_rate"])
+    out = {"planted_s": round(y.size / r["sample_rate"], 3), "semitones": semitones, "source": row["source"],
+           "source_at": 10.0 + row["offset"]}
+    for db in (0.0, -6.0):
+        mix = r["mix"].copy()
+        a = int(4.0 * r["sample_rate"])
+        g = np.sqrt(np.mean(mix ** 2) / max(float(np.mean(y ** 2)), 1e-12)) * 10 ** (db / 20)
+        mix[:, a:a + y.size] += g * y
+        found = longest_copy(mix, r["sample_rate"], bank, resample_candidates())
+        out[f"found_at_{int(db)}db"] = {k: found[k] for k in ("seconds", "source", "source_at")}
+    return out
+
+
+def drum_labelling(ds: Path) -> dict:
+    """Drum patterns learned from the Lo-Fi chunks with onsets labelled by their sound (the
+    default) and by band energy alone: bars used, mean hits per bar of each slot (patterns
+    weighted by their counts) and the four most frequent patterns."""
+    from technob_fx.blend.learn import BANDS, _pattern_text, learn
+
+    out = {}
+    for how in ("sound", "band"):
+        m = learn(ds, score=False, save=False, drums=how)
+        w = np.asarray(m.pattern_counts, float) / max(float(np.sum(m.pattern_counts)), 1.0)
+        out[how] = {"bars": m.info.get("bars"), "swing": m.swing, "pattern_counts": m.pattern_counts,
+                    "hits_per_bar": {b: round(float(sum(wi * np.sum(p[i] >= 0.35) for wi, p in zip(w, m.patterns))), 2)
+                                     for i, b in enumerate(BANDS)},
+                    "top_patterns": [_pattern_text(p) for p in m.patterns[:4]]}
+        print(f"  drums by {how}: {out[how]['hits_per_bar']} hits per bar, {out[how]['bars']} bars", flush=True)
+    return out
+
+
 def frechet_by_blend(ds: Path, model, *, seeds: int, bars: int, epochs: int) -> dict:  # noqa: ANN001
     """Frechet distance of generated audio (embeddings of the project's classifier, trained here on
     the dataset's train split) to each genre's input chunks, per blend. Should move from classical
@@ -357,9 +432,12 @@ def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs:
     """Key fit, analyze agreement, spectral balance, true peak, novelty, joins for both modes."""
     from technob_fx.blend.generate import render
     from technob_fx.blend.learn import hf_ratio, load_or_learn
+    from technob_fx.blend.novelty import SourceBank
     from technob_fx.stages.effects import true_peak
 
     model = load_or_learn(ds)
+    bank = SourceBank.from_dataset(ds)
+    reversed_bank = bank.reversed()
     out: dict = {"inputs_hf_ratio_median": model.hf_ratio, "learned": {
         "tempo": model.tempo, "swing": model.swing, "score": model.score.get("counts"),
         "samples": {g: len(v) for g, v in model.samples.items()}}}
@@ -375,6 +453,9 @@ def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs:
                        **dict(zip(("key_fit", "in_scale_share"),
                                   (round(v, 3) for v in bar_key_fit(r["mix"], sr, r["tempo"], bars, r["key"])))),
                        "longest_copy_s": longest_copy(info, model)}
+                row["copy_measured"] = measured_copy(r, bank, reversed_bank)
+                if blend == 0.5 and seed == 0:
+                    out.setdefault("planted_copy", {})[mode] = planted_copy(r, bank, ds)
                 if mode == "slice":
                     joins = [p["beat"] for p in info["phrases"][1:]]
                     row["joins"] = join_stats(r["mix"], sr, r["tempo"], bars, joins)
@@ -383,13 +464,19 @@ def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs:
                 rows.append(row)
                 print(f"  {mode:10s} blend {blend:3.1f} seed {seed}: {r['tempo']:6.1f} BPM {r['key']:9s} "
                       f"key fit {row['key_fit']:.2f}  HF {row['hf_ratio']:.5f}  TP {row['true_peak_dbtp']:+.2f}  "
-                      f"copy {row['longest_copy_s']:.2f} s"
+                      f"copy {row['longest_copy_s']:.2f} s (log) {row['copy_measured']['seconds']:.2f} s "
+                      f"(audio; stem {row['copy_measured']['music_stem_s']:.2f} s, chance "
+                      f"{row['copy_measured']['chance_s']:.2f} s)"
                       + (f"  analyze: {row['analyze_key']} {row['analyze_tempo']:.1f}" if analyze_outputs else "")
                       + (f"  joins: {row['joins']}" if mode == "slice" else ""), flush=True)
         summary = {"key_fit_mean": round(float(np.mean([r["key_fit"] for r in rows])), 3),
                    "in_scale_share_mean": round(float(np.mean([r["in_scale_share"] for r in rows])), 3),
                    "true_peak_max_dbtp": max(r["true_peak_dbtp"] for r in rows),
                    "longest_copy_max_s": max(r["longest_copy_s"] for r in rows),
+                   "copy_measured_max_s": max(r["copy_measured"]["seconds"] for r in rows),
+                   "copy_measured_median_s": float(np.median([r["copy_measured"]["seconds"] for r in rows])),
+                   "copy_music_stem_max_s": max(r["copy_measured"]["music_stem_s"] for r in rows),
+                   "copy_chance_max_s": max(r["copy_measured"]["chance_s"] for r in rows),
                    "hf_ratio_by_blend": {str(b): round(float(np.median([r["hf_ratio"] for r in rows
                                                                         if r["blend"] == b])), 6)
                                          for b in (0.0, 0.5, 1.0)}}
@@ -405,9 +492,82 @@ def music_measures(ds: Path, *, seeds: int = 2, bars: int = 16, analyze_outputs:
             summary["beat_jumps_over_6db"] = round(float(np.mean([x["beat"]["jumps_over_6db"] for x in j])), 3)
         out[mode] = {"rows": rows, "summary": summary}
         print(f"  {mode} summary: {summary}", flush=True)
+    out["drums"] = drum_labelling(ds)
     if frechet:
         out["frechet"] = frechet_by_blend(ds, model, seeds=max(seeds, 2), bars=bars, epochs=epochs)
     return out
+
+
+PROBES = ["442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.hq.ogg",
+          "sorohanro_-_solo-trumpet-06.hq.ogg"]
+
+
+def genre_cv(tmp: Path, *, epochs: int, folds: int = 3, max_seconds: float = 150.0) -> dict:
+    """Genre classifier evaluated by recording-grouped cross-validation on more than the demo data.
+
+    Recordings: the real ones of :func:`genres` (3 classical, 3 jazz/hip-hop, 5 Lo-Fi beats) and
+    generated fixtures of four styles (``technob_fx.blend.genres``): strings-and-piano classical
+    in major and in minor, swung Lo-Fi at 72-90 BPM and at 125-135 BPM (three 30-s recordings
+    each). Every recording is held out once (``cross_validate``, folds dealt per genre); the
+    confusion matrix counts held-out recordings (and chunks), reported for all and for the real
+    ones alone. Then a network trained on everything rates two recordings of neither genre
+    (ragtime piano, solo trumpet): the issue's "ragtime is 0.84 Lo-Fi" probe.
+    """
+    from technob_fx.blend.classifier import cross_validate, train_classifier
+    from technob_fx.blend.dataset import DatasetConfig, build_dataset
+    from technob_fx.blend.genres import synth_classical, synth_lofi
+    from technob_fx.core.io import write_audio
+
+    sr = 22050
+    styles = {"classical": {"synth-classical-major": lambda i: synth_classical(30.0, sr, seed=10 + i, mode="major"),
+                            "synth-classical-minor": lambda i: synth_classical(30.0, sr, seed=20 + i, mode="minor")},
+              "lofi": {"synth-lofi-slow": lambda i: synth_lofi(30.0, sr, seed=30 + i),
+                       "synth-lofi-fast": lambda i: synth_lofi(30.0, sr, seed=40 + i, bpm=125.0 + 5 * i)}}
+    folders = {g: list(v) for g, v in genres().items()}
+    for genre, st in styles.items():
+        for name, fn in st.items():
+            for i in range(3):
+                path = tmp / "fixtures" / genre / f"{name}-{i}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_audio(path, fn(i), sr)
+                folders[genre].append(str(path))
+    ds = tmp / "genre_cv"
+    build_dataset(folders, ds, config=DatasetConfig(chunk_seconds=15.0), jobs=1)
+    cv = cross_validate(ds, folds=folds, epochs=epochs, max_seconds=max_seconds)
+    real = {k: v for k, v in cv["per_recording"].items() if not k.startswith("synth-")}
+    classes = cv["classes"]
+    conf_real = [[0] * len(classes) for _ in classes]
+    for genre, p in real.values():  # two classes: right when the mean probability of its genre > 0.5
+        t = classes.index(genre)
+        conf_real[t][t if p > 0.5 else 1 - t] += 1
+    out = {"recordings": cv["recordings"], "chunks": cv["chunks"], "folds": folds, "classes": classes,
+           "recording_accuracy": cv["recording_accuracy"], "chunk_accuracy": cv["accuracy"],
+           "confusion_recordings": cv["confusion"], "confusion_chunks": cv["chunk_confusion"],
+           "real_recordings": len(real), "confusion_real_recordings": conf_real,
+           "real_recording_accuracy": float(np.trace(np.asarray(conf_real)) / max(len(real), 1)),
+           "per_recording": cv["per_recording"], "styles": {g: sorted(v) for g, v in styles.items()}}
+    print(f"  {folds}-fold CV by recording, {cv['recordings']} recordings ({len(real)} real): recording "
+          f"accuracy {cv['recording_accuracy']:.2f} (real {out['real_recording_accuracy']:.2f}), chunk "
+          f"accuracy {cv['accuracy']:.2f}; confusion [true][pred] {classes}: {cv['confusion']} "
+          f"(real only {conf_real})", flush=True)
+    clf, _ = train_classifier(ds, split={r: "train" for r in _source_ids(ds)}, save=False, epochs=epochs,
+                              max_seconds=max_seconds)
+    from technob_fx.core.io import read_audio
+
+    probes = {}
+    for f in PROBES:
+        if (MUSIC / f).exists():
+            a, asr = read_audio(MUSIC / f)
+            probes[f] = round(clf.predict_proba(a, asr)["lofi"], 4)
+    out["probe_lofi_probability"] = probes
+    print(f"  Lo-Fi probability of recordings of neither genre: {probes}", flush=True)
+    return out
+
+
+def _source_ids(ds: Path) -> list[str]:
+    from technob_fx.blend.dataset import read_manifest
+
+    return sorted({r["source_id"] for r in read_manifest(ds)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,7 +582,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-analyze", action="store_true", help="with --music: skip `technob analyze` of the outputs")
     ap.add_argument("--frechet", action="store_true",
                     help="with --music: train the classifier and report Frechet distances per blend")
+    ap.add_argument("--genre-cv", action="store_true",
+                    help="only the recording-grouped cross-validation of the genre classifier on the real "
+                    "recordings plus generated fixtures; results -> benchmarks/results/blend_genre_cv.json")
     args = ap.parse_args(argv)
+    if args.genre_cv:
+        if not MUSIC.is_dir():
+            print(f"skipped: {MUSIC} is not present")
+            return 0
+        with tempfile.TemporaryDirectory(prefix="technob-bench-genre-") as tmp:
+            data = genre_cv(Path(tmp), epochs=args.epochs)
+        print(f"results -> {save('blend_genre_cv', data)}")
+        return 0
     if args.music is not None:
         data = music_measures(args.music, seeds=args.seeds, analyze_outputs=not args.no_analyze,
                               frechet=args.frechet, epochs=args.epochs)

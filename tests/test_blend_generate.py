@@ -202,6 +202,10 @@ def test_cross_validation_by_recording(dataset):
     per = cv["per_recording"]
     assert len(per) == 8 and all(genre == source.split("_")[0] for source, (genre, _) in per.items())
     assert float(np.mean([p for _, p in per.values()])) > 0.5  # mean probability of the true genre
+    conf = np.asarray(cv["confusion"])  # held-out recordings, [true][predicted]
+    assert cv["classes"] == ["classical", "lofi"] and conf.sum(axis=1).tolist() == [4, 4]
+    assert np.trace(conf) / conf.sum() == pytest.approx(cv["recording_accuracy"])
+    assert np.asarray(cv["chunk_confusion"]).sum() == cv["chunks"]
 
 
 def test_lofi_probability_rises_with_blend(tmp_path, dataset, model, classifier):

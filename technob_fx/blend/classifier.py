@@ -369,8 +369,10 @@ def cross_validate(
     Returns
     -------
     dict
-        ``accuracy`` (chunks), ``recording_accuracy``, ``chunks``, ``recordings``, ``folds`` and
-        ``per_recording`` (``{source: [genre, mean probability of its genre]}``).
+        ``accuracy`` (chunks), ``recording_accuracy``, ``chunks``, ``recordings``, ``folds``,
+        ``per_recording`` (``{source: [genre, mean probability of its genre]}``), ``classes`` and
+        ``confusion`` / ``chunk_confusion`` (``[true][predicted]`` counts of held-out recordings /
+        chunks).
     """
     from ..core.progress import scaled
     from .dataset import read_manifest, split_hash
@@ -390,6 +392,9 @@ def cross_validate(
     right = total = 0
     per_rec: dict[str, list] = {}
     rec_right: list[bool] = []
+    classes = sorted(by_genre)
+    confusion = [[0] * len(classes) for _ in classes]  # held-out recordings, [true][predicted]
+    chunk_confusion = [[0] * len(classes) for _ in classes]
     for k in range(folds):
         split = {sid: ("val" if f == k else "train") for sid, f in fold_of.items()}
         if not any(v == "val" for v in split.values()):
@@ -405,6 +410,11 @@ def cross_validate(
             total += len(mels)
             per_rec[source] = [genre, round(float(probs[:, g].mean()), 4)]
             rec_right.append(bool(probs.mean(axis=0).argmax() == g))
+            t = classes.index(genre)
+            confusion[t][classes.index(clf.classes[int(probs.mean(axis=0).argmax())])] += 1
+            for p in probs.argmax(axis=1):
+                chunk_confusion[t][classes.index(clf.classes[int(p)])] += 1
     rec_acc = float(np.mean(rec_right)) if rec_right else None
     return {"accuracy": right / total if total else None, "recording_accuracy": rec_acc, "chunks": total,
-            "recordings": len(per_rec), "folds": folds, "per_recording": per_rec}
+            "recordings": len(per_rec), "folds": folds, "per_recording": per_rec, "classes": classes,
+            "confusion": confusion, "chunk_confusion": chunk_confusion}

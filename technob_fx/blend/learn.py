@@ -7,9 +7,11 @@ Lo-Fi (genre ``lofi``)
     - swing ratio: median beat phase of percussive onsets between the beat and the next
       (0.5 straight, 0.67 triplet swing), on the beat grid aligned to the onsets (the tracker's
       lag would otherwise read as swing);
-    - per-bar drum patterns: onsets of the percussive part (HPSS) in a low (30-150 Hz), mid
-      (200-1800 Hz) and high (> 2500 Hz) band, quantised to the 16 swung steps of each 4-beat
-      bar; the most frequent binary patterns are kept with their mean velocities and counts;
+    - per-bar drum patterns: onsets of the percussive part (HPSS) labelled kick, snare or hat
+      by their sound (:func:`technob_fx.blend.drums.drum_onsets`: nearest synthesised template;
+      bass and other tonal onsets are dropped) into the ``low`` / ``mid`` / ``high`` slots,
+      quantised to the 16 swung steps of each 4-beat bar; the most frequent binary patterns
+      are kept with their mean velocities and counts;
     - one-shot hits: the strongest, most band-dominant onsets of each band sliced from the
       percussive part (kick-, snare- and hat-like hits of the recordings themselves);
     - tone: the mean power spectrum (dB) of the Lo-Fi chunks and of the classical chunks; their
@@ -48,6 +50,8 @@ BANDS: dict[str, tuple[float, float]] = {"low": (30.0, 150.0), "mid": (200.0, 18
 #: Slice length of a one-shot hit per band, s.
 HIT_SECONDS = {"low": 0.35, "mid": 0.25, "high": 0.12}
 STEPS = 16
+#: Bars with fewer drum hits (velocity >= 0.35, all three slots) are left out of the patterns.
+MIN_BAR_HITS = 3
 #: Tempi are folded into ``[60, TEMPO_MAX)`` BPM (a 130-BPM hip-hop beat stays 130).
 TEMPO_MAX = 145.0
 #: The "high frequency" share of the spectral balance: energy above this, Hz.
@@ -529,6 +533,7 @@ def learn(
     max_patterns: int = 8,
     samples_per_genre: int = 24,
     score: bool = True,
+    drums: str = "sound",
     save: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Model:
@@ -550,6 +555,9 @@ def learn(
     score : bool
         Transcribe the chunks and learn the sequence models and note samples
         (:mod:`technob_fx.blend.compose`); the generative mode needs them, slice mode does not.
+    drums : {"sound", "band"}
+        How Lo-Fi onsets become kick/snare/hat: by their sound (:mod:`technob_fx.blend.drums`)
+        or by band energy alone (:func:`band_onsets`, the former method).
     save : bool
         Write ``model.json`` / ``model.npz`` into ``dataset``.
     progress : callable, optional
@@ -612,7 +620,10 @@ def learn(
             if genre == "lofi" and mono.size >= 2 * sr:
                 tempo, beats = _analysis.beat_times(mono, sr)
                 tempo, beats = _folded_beats(tempo, beats)
-                ons = band_onsets(perc, sr)
+                from .drums import drum_onsets
+
+                # kick/snare/hat by their sound (default), or by band energy alone
+                ons = drum_onsets(perc, sr) if drums == "sound" else band_onsets(perc, sr)
                 if tempo > 0 and beats.size >= 5:
                     tempos.append(tempo)
                     all_on = np.concatenate([ons[b][0] for b in BANDS])
@@ -630,8 +641,12 @@ def learn(
             if progress:
                 progress(done / total, f"{genre} {r['chunk_id']}")
     swing = float(np.clip(np.median(swings), 0.5, 0.75)) if swings else 0.5
-    # drum patterns: most frequent binary shapes with mean velocities
-    ranked = sorted(cluster_patterns(pats), key=lambda g: -len(g))[:max_patterns]
+    # drum patterns: most frequent binary shapes with mean velocities, of bars with a groove
+    # (MIN_BAR_HITS hits or more: a bar with one or two found hits is a break or a miss, and
+    # averaging sparse bars together yields empty patterns); an empty mean pattern is not kept
+    pats = [p for p in pats if int(np.sum(p >= 0.35)) >= MIN_BAR_HITS]
+    ranked = [g for g in sorted(cluster_patterns(pats), key=lambda g: -len(g))
+              if np.any(np.mean(g, axis=0) >= 0.35)][:max_patterns]
     patterns = (np.stack([np.mean(g, axis=0) * (np.mean(g, axis=0) >= 0.2) for g in ranked]).astype(np.float32)
                 if ranked else _default_patterns())
     counts = [len(g) for g in ranked] if ranked else [1] * len(patterns)
