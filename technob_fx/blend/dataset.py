@@ -27,6 +27,7 @@ folder made by another format is refused (its chunks would not match the new one
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -34,9 +35,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -321,7 +323,8 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     dict
         ``{"written": int, "chunks": int, "seconds": float, "error": str | None}``.
     """
-    from ..core.io import atomic_write_text, stream_audio
+    from ..core.io import atomic_write_text
+    from ..core.runner import run_file
 
     out = Path(out)
     d = _source_dir(out, src)
@@ -329,12 +332,20 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
     for stale in d.glob(".*.part*"):  # temp files of a run killed mid-write
         stale.unlink(missing_ok=True)
     n = config.chunk_samples
-    buf: np.ndarray | None = None
-    fill, index, written, total = 0, 0, 0, 0
+    count = {"index": 0, "written": 0, "frames": 0}
 
-    try:
-        for block in stream_audio(src.path, block_size, sample_rate=config.sample_rate):
-            total += block.shape[1]
+    def chunk(index: int, buf: np.ndarray, real: int) -> None:
+        if not _chunk_done(d, index):  # each chunk's files are atomic, its json row last
+            _write_chunk(out, src, index, buf, real, config)
+            count["written"] += 1
+        count["index"] = index + 1
+
+    def chunks(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        # Cut the stream into fixed-length chunks (the last one zero-padded); writes as it goes.
+        buf: np.ndarray | None = None
+        fill = 0
+        for block in blocks:
+            count["frames"] += block.shape[1]
             if buf is None:
                 buf = np.zeros((block.shape[0], n), np.float32)
             pos = 0
@@ -344,20 +355,19 @@ def process_source(out: str | Path, src: Source, config: DatasetConfig,
                 fill += take
                 pos += take
                 if fill == n:
-                    if not _chunk_done(d, index):
-                        _write_chunk(out, src, index, buf, n, config)
-                        written += 1
-                    index += 1
+                    chunk(count["index"], buf, n)
                     fill = 0
         if buf is not None and fill > 0:
             buf[:, fill:] = 0.0
-            if not _chunk_done(d, index):
-                _write_chunk(out, src, index, buf, fill, config)
-                written += 1
-            index += 1
+            chunk(count["index"], buf, fill)
+        yield from ()
+
+    try:  # the one file runner streams the source (bounded memory, Ctrl-C / SIGTERM safe)
+        rep = run_file(src.path, chunks, None, block_size=block_size, sample_rate=config.sample_rate)
     except AudioError as exc:
-        return {"written": written, "chunks": index, "seconds": total / config.sample_rate,
-                "error": str(exc)}
+        return {"written": count["written"], "chunks": count["index"],
+                "seconds": count["frames"] / config.sample_rate, "error": str(exc)}
+    total, index, written = rep.frames, count["index"], count["written"]
     marker = {"source": str(src.path), "size": src.size, "mtime_ns": src.mtime_ns, "chunks": index,
               "samples": total, "sample_rate": config.sample_rate}
     atomic_write_text(d / "done.json", json.dumps(marker) + "\n")
@@ -373,6 +383,17 @@ def _analysis_stage_warmup(config: DatasetConfig) -> None:
     noise[:, :: int(sr / 2)] = 0.9  # clicks: something for the beat tracker to find
     _describe(noise, noise.shape[1], sr)
     log_mel(noise[0], config)
+
+
+def _stop_workers(pool: Any) -> None:
+    """Cancel the queued files and send SIGTERM to the pool's workers (which raise
+    :class:`~technob_fx.core.runner.Terminated` and delete their temporary files), then wait."""
+    import signal
+
+    for proc in list(getattr(pool, "_processes", {}).values()):  # no public handle on the workers
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.kill(proc.pid, signal.SIGTERM)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _job(args: tuple) -> dict:
@@ -522,6 +543,10 @@ def build_dataset(
         raise PathError(f"chunk length and n_mels must be positive, got {config.chunk_seconds}, {config.n_mels}")
     out = Path(out)
     sources = find_sources(genres)
+    empty = [g for g in genres if not any(s.genre == g for s in sources)]
+    if empty:  # refused before anything is written
+        raise PathError(f"no audio files (wav, flac, mp3, ogg) for genre {', '.join(map(repr, empty))} in "
+                        f"{', '.join(str(d) for g in empty for d in genres[g])}")
     out.mkdir(parents=True, exist_ok=True)
     _check_config(out, config)
     report = BuildReport(sources=len(sources))
@@ -565,15 +590,23 @@ def build_dataset(
             import soxr  # noqa: F401
 
             _analysis_stage_warmup(config)
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx) as pool:
+        from ..core.runner import install_worker_signals
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
+                                 initializer=install_worker_signals) as pool:
             futures = {pool.submit(_job, a): i for i, a in enumerate(args)}
-            for fut in as_completed(futures):
-                src, dur = todo[futures[fut]]
-                try:
-                    res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-                    res = {"written": 0, "chunks": 0, "seconds": 0.0, "error": f"{type(exc).__name__}: {exc}"}
-                collect(src, dur, res)
+            try:
+                for fut in as_completed(futures):
+                    src, dur = todo[futures[fut]]
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+                        res = {"written": 0, "chunks": 0, "seconds": 0.0,
+                               "error": f"{type(exc).__name__}: {exc}"}
+                    collect(src, dur, res)
+            except BaseException:  # Ctrl-C, SIGTERM: stop the workers; each deletes its temp files
+                _stop_workers(pool)
+                raise
     rows = write_manifest(out, config.val_fraction)
     report.chunks_total = len(rows)
     if report.errors:

@@ -624,8 +624,9 @@ def generate(
     PathError
         Not a dataset, or one without the genres.
     """
-    from ..core.io import atomic_write_text, write_audio
+    from ..core.io import atomic_write_text
     from ..core.progress import scaled
+    from ..core.runner import AudioOutputs
     from .learn import load_or_learn
 
     _check(float(blend), int(bars), int(sample_rate), mode)
@@ -633,10 +634,11 @@ def generate(
     r = render(model, dataset, blend=float(blend), bars=int(bars), seed=int(seed), mode=mode,
                sample_rate=int(sample_rate), progress=scaled(progress, 0.3, 0.95))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     sr = r["sample_rate"]
-    files = {name: write_audio(out / f"{name}.wav", r[name], sr, bit_depth=24)
-             for name in ("mix", "drums", "music")}
+    files: dict[str, Path] = {name: out / f"{name}.wav" for name in ("mix", "drums", "music")}
+    with AudioOutputs(files, sr, bit_depth=24, make_folders=True) as wavs:  # all three or none
+        for name in files:
+            wavs.write(name, r[name])
     files["midi"] = write_midi(out / "track.mid", tempo=r["tempo"], bars=int(bars), sections=r["sections"],
                                hits=r["hits"], notes=r["notes"], key=r["key"], chords=r["chords"])
     files["info"] = atomic_write_text(out / "generate.json", json.dumps(r["info"], indent=2) + "\n")

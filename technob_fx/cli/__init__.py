@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``technob`` console script; returns the exit status."""
     from ..core.errors import TechnobError
+    from ..core.runner import Terminated, new_folders, signals_as_exceptions
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,12 +55,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        result = args.func(args)
-        sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
+        # SIGTERM raises Terminated (a KeyboardInterrupt), so temporary files are deleted on the
+        # way out; output folders this command created are removed again if it fails (and hold
+        # no file).
+        with signals_as_exceptions(), new_folders(*_output_folders(args)):
+            result = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
     except TechnobError as exc:
         for line in str(exc).splitlines() or [""]:  # one line per problem (AnalysisFileError)
             print(f"technob: error: {line}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("technob: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("technob: interrupted", file=sys.stderr)
         return 130
@@ -78,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
               "run again with TECHNOB_DEBUG=1 for the traceback and report it)", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def _output_folders(args: argparse.Namespace) -> list:
+    """The output folders a command was given (``-o/--out-dir``, ``-o/--output``) that do not
+    exist yet: :func:`~technob_fx.core.runner.new_folders` removes them again on failure."""
+    from pathlib import Path
+
+    return [v for k in ("out_dir", "output") if isinstance(v := getattr(args, k, None), Path) and not v.exists()]
 
 
 def _print_warnings_as_lines() -> None:

@@ -440,56 +440,16 @@ class Chain:
         dropped, so the file is aligned with the input and as long as it. Analyzers placed after
         such a node see the delayed signal.
         """
-        from .io import AtomicAudioWriter, audio_info, check_output_path, stream_audio
+        from .io import audio_info
+        from .runner import per_block, run_file
 
-        info = audio_info(input_path)
-        sr = check_sample_rate(sample_rate if sample_rate is not None else info.sample_rate)
-        total = max(int(round(info.frames * sr / info.sample_rate)), 1)
-        if output_path is not None:
-            check_output_path(output_path, [input_path])
-        self.reset()
-        done = written = 0
-        latency = skip = self.latency
-        writer: AtomicAudioWriter | None = None
-
-        def emit(out: np.ndarray) -> None:
-            # Drop the first `latency` output samples and write at most `done` in all, so the
-            # file is aligned with the input and has its length.
-            nonlocal skip, written, writer
-            if skip:
-                cut = min(skip, out.shape[1])
-                out, skip = out[:, cut:], skip - cut
-            out = out[:, : max(done - written, 0)]
-            if output_path is None or out.shape[1] == 0:
-                return
-            if writer is None:
-                writer = AtomicAudioWriter(
-                    output_path, sr, out.shape[0], inputs=[input_path], quality=quality, bit_depth=bit_depth,
-                ).__enter__()
-            writer.write(out)
-            written += out.shape[1]
-
-        try:
-            channels = 1
-            for block in stream_audio(input_path, block_size, sample_rate=sample_rate):
-                channels = block.shape[0]
-                done += block.shape[1]
-                emit(self._process(block, sr, buffer_size, reset=False))
-                if progress is not None:
-                    progress(min(done / total, 1.0), f"{done / sr:.1f}/{total / sr:.1f} s")
-            pending = latency
-            while pending > 0:  # flush nodes with latency: feed silence, keep what is due
-                n = min(pending, block_size)
-                emit(self._process(np.zeros((channels, n), np.float32), sr, buffer_size, reset=False))
-                pending -= n
-            results = self.finalize()
-        except BaseException as exc:
-            if writer is not None:
-                writer.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        if writer is not None:
-            writer.__exit__(None, None, None)
-        return ChainOutput(None, sr, results, dict(self.timings), done / sr)
+        sr = check_sample_rate(sample_rate if sample_rate is not None else audio_info(input_path).sample_rate)
+        self.reset()  # the one file runner streams, compensates latency and writes atomically
+        rep = run_file(input_path, per_block(lambda b: self._process(b, sr, buffer_size, reset=False)),
+                       None if output_path is None else {"out": output_path}, block_size=block_size,
+                       sample_rate=sample_rate, latency=self.latency, progress=progress, finish=self.finalize,
+                       quality=quality, bit_depth=bit_depth)
+        return ChainOutput(None, sr, rep.result, dict(self.timings), rep.duration)
 
     def timing_report(self, duration: float | None = None) -> str:
         """Per-element timing of the last run as text (with x real time when ``duration``)."""

@@ -530,6 +530,23 @@ def _umask() -> int:
     return mask
 
 
+def _hold_signals() -> object:
+    """Block SIGINT and SIGTERM in this thread (where possible); returns what to restore."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(held: object) -> None:
+    """Undo :func:`_hold_signals`: a signal that came meanwhile is handled now."""
+    import signal
+
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # type: ignore[arg-type]
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
@@ -539,13 +556,20 @@ def atomic_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator
     """
     out = check_output_path(path, inputs)
     parent = out.parent if str(out.parent) else Path(".")
+    # Ctrl-C / SIGTERM wait until the temporary file is in the try below, which deletes it.
+    hold = _hold_signals()
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
-    except OSError as exc:  # name the file the user asked for, not the hidden temporary one
-        raise PathError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
+        except OSError as exc:  # name the file the user asked for, not the hidden temporary one
+            raise PathError(f"{out}: cannot write ({exc.strerror or exc})") from None
+        os.close(fd)
+        tmp = Path(tmp_name)
+    except BaseException:
+        _release_signals(hold)
+        raise
     try:
+        _release_signals(hold)
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, out)

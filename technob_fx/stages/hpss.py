@@ -295,9 +295,8 @@ def hpss_file(
     -------
     dict of str -> Path
     """
-    import contextlib
-
-    from ..core.io import AtomicAudioWriter, audio_info, stream_audio
+    from ..core.io import audio_info
+    from ..core.runner import AudioOutputs, per_block, run_file
 
     bad = [p for p in parts if p not in PARTS]
     if bad or not parts:
@@ -306,22 +305,17 @@ def hpss_file(
     info = audio_info(src)
     node = HarmonicPercussive(**{k: v for k, v in params.items() if not k.endswith("_db")})
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {p: out / f"{p}.{fmt.lstrip('.')}" for p in parts}
     idx = [PARTS.index(p) for p in parts]
+    eng = node._new_engine(info.channels)
 
-    def blocks() -> Iterator[np.ndarray]:
-        done = 0
-        for block in stream_audio(src, block_size):
-            yield block
-            done += block.shape[1]
-            if progress:
-                progress(min(done / info.frames, 1.0), f"HPSS {done / info.sample_rate:.0f}/{info.duration:.0f} s")
+    def split(x: np.ndarray) -> dict[str, np.ndarray]:
+        y = eng.push(x)
+        return {p: y[i] for p, i in zip(parts, idx, strict=True)}
 
-    with contextlib.ExitStack() as stack:
-        writers = [stack.enter_context(AtomicAudioWriter(p, info.sample_rate, info.channels, inputs=[src],
-                                                         bit_depth=bit_depth)) for p in paths.values()]
-        for y in _aligned(node._new_engine(info.channels), blocks()):
-            for w, i in zip(writers, idx, strict=True):
-                w.write(y[i])
+    # The folder is created with the files and removed again if the run fails or is stopped.
+    outputs = AudioOutputs(paths, info.sample_rate, inputs=[src], bit_depth=bit_depth, make_folders=True)
+    run_file(src, per_block(split), outputs, block_size=block_size, latency=eng.latency,
+             progress=progress,
+             message=lambda done, _: f"HPSS {done / info.sample_rate:.0f}/{info.duration:.0f} s")
     return paths

@@ -536,7 +536,8 @@ def separate_file(
     ------
     ModelError, ParameterError, AudioError, PathError
     """
-    from ..core.io import AtomicAudioWriter, audio_info, stream_audio
+    from ..core.io import audio_info
+    from ..core.runner import AudioOutputs, run_file
 
     src = Path(path)
     audio_info(src)  # fails early on a missing / corrupt input
@@ -546,22 +547,18 @@ def separate_file(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ParameterError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     msr = int(net.samplerate)
     ch = int(net.audio_channels)
     if progress:
         progress(0.0, "measuring the mix")
     norm, total = _file_stats(src, msr, ch, block_size)
-    blocks = (match_channels(b, ch) for b in stream_audio(src, block_size, sample_rate=msr))
     paths = {name: out / f"{name}.{fmt.lstrip('.')}" for name in net.sources}
-    with contextlib.ExitStack() as stack:
-        writers = [stack.enter_context(AtomicAudioWriter(p, msr, ch, inputs=[src], bit_depth=bit_depth))
-                   for p in paths.values()]
-        for part in _iter_stems(blocks, total, net, segment=segment, overlap=overlap, shifts=shifts,
-                                device=dev, window=window, crossfade=crossfade, norm=norm, seed=seed,
-                                progress=progress):
-            for k, w in enumerate(writers):
-                w.write(part[k])
+    # The folder is created with the files and removed again if the run fails or is stopped.
+    outputs = AudioOutputs(paths, msr, inputs=[src], bit_depth=bit_depth, make_folders=True)
+    run_file(src, lambda blocks: _iter_stems(blocks, total, net, segment=segment, overlap=overlap, shifts=shifts,
+                                             device=dev, window=window, crossfade=crossfade, norm=norm,
+                                             seed=seed, progress=progress),
+             outputs, block_size=block_size, sample_rate=msr, channels=ch)
     return paths
 
 

@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ...core.errors import PathError
-    from ...core.io import atomic_write_text, check_output_path, read_audio, write_audio
+    from ...core.io import atomic_write_text, check_output_path, read_audio
     from ...core.progress import bar
+    from ...core.runner import AudioOutputs
     from ...stages.quantize import check_bpm, detect_grid, time_map, warp
 
     check_bpm(args.bpm)
@@ -140,10 +141,13 @@ def run(args: argparse.Namespace) -> int:
 
         results = [y[:, loop.start: loop.start + loop.length] for y in results]
         chunks = {"acid": acid_chunk(loop.bpm, loop.beats, loop.beats_per_bar, 4)}
-    # Write only once everything is computed: an error above leaves no output at all.
-    for out, y in zip(outs, results, strict=True):
-        tag = chunks if chunks and out.suffix.lower() == ".wav" else None
-        write_audio(out, y, sr, inputs=inputs, chunks=tag)
+    # Write only once everything is computed, all outputs or none (the one file runner's writer):
+    # an error above or while writing leaves no output at all.
+    names = [str(i) for i in range(len(outs))]
+    tags = {n: chunks for n, out in zip(names, outs, strict=True) if chunks and out.suffix.lower() == ".wav"}
+    with AudioOutputs(dict(zip(names, outs, strict=True)), sr, inputs=inputs, chunks=tags) as files:
+        for n, y in zip(names, results, strict=True):
+            files.write(n, y)
     if args.time_map is not None:
         atomic_write_text(args.time_map, tm.to_json() + "\n")
     if not args.quiet:
