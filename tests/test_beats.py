@@ -248,3 +248,19 @@ def test_cli_analyze_forced_meter_and_downbeat(short_track_file, tmp_path, capsy
     assert capsys.readouterr().err.startswith("technob: error: --beats-per-bar must be 1 to 16")
     assert main(["analyze", str(short_track_file), "-o", str(out), "--downbeat", "-3"]) == 1
     assert "technob: error: --downbeat" in capsys.readouterr().err
+
+
+# -- techno traps that pulled the tracker off (issue 10): one short case each --
+
+
+def test_no_beats_in_a_free_ambient_intro():
+    """Drones swelling at unrelated times before the beat: the grid starts with the beat."""
+    from technob_fx.synth.traps import make_trap
+
+    audio, truth = make_trap("ambient_intro", seed=3, duration=30, sample_rate=22050)
+    assert truth.beats[0] > 5.0  # 8 s of free intro
+    grid = track_beats(audio, truth.sample_rate)
+    period = 60.0 / truth.tempo
+    assert grid.beats[0] > truth.beats[0] - 0.5 * period  # was extended back to 0.1 s (beat F 0.88)
+    assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.98
+    assert mir_eval.beat.f_measure(truth.downbeats, grid.downbeats) >= 0.95

@@ -65,6 +65,11 @@ METER_THRESHOLD = 0.1
 DP_TIGHTNESS = 400.0
 #: Cost (in z-scored downbeat evidence) of moving the bar phase inside a track.
 DOWNBEAT_SWITCH_COST = 6.0
+#: The grid is extended past its first / last supported beat while the onsets on the extended
+#: beats average at least this (x the onset signal's 95th percentile) ...
+EXTEND_MIN_ONSET = 0.15
+#: ... or this many times the onsets between them (see :func:`_pulsed_extent`).
+EXTEND_MIN_RATIO = 1.5
 #: Fewer beats than this are too few to tell 3 from 4: the meter is 4.
 METER_MIN_BEATS = 32
 
@@ -594,6 +599,8 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     n_post = int(np.floor((t_last - beats[-1]) / p1 - 0.5)) if p1 > 0 else 0
     pre = beats[0] - p0 * np.arange(max(0, n_pre), 0, -1)
     post = beats[-1] + p1 * np.arange(1, max(0, n_post) + 1)
+    # back only as far as the onsets still follow the grid (not into a free, tempo-less intro)
+    pre = pre[pre.size - _pulsed_extent(onset, fps, pre[::-1], p0):]
     beats = np.concatenate([pre, beats, post])
     beats = beats[(beats >= -0.05) & (beats <= fe.duration)]
     beats = np.maximum(beats, 0.0)
@@ -612,6 +619,38 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
         downbeats = beats[::bpb]
     tempo = float(np.median(60.0 / np.diff(beats)))
     return BeatGrid(beats, downbeats, tempo, bpb), warning
+
+
+def _peak_near(onset: np.ndarray, times: np.ndarray, fps: float, radius: int = 2) -> np.ndarray:
+    """Largest onset value within ``radius`` frames of each time, ``times``-shaped."""
+    f = np.clip(np.round(np.asarray(times) * fps).astype(np.int64), 0, onset.size - 1)
+    return np.maximum.reduce([onset[np.clip(f + d, 0, onset.size - 1)] for d in range(-radius, radius + 1)])
+
+
+def _pulsed_extent(onset: np.ndarray, fps: float, ext: np.ndarray, period: float, chunk: int = 4) -> int:
+    """How many of the extension beats ``ext`` (ordered away from the tracked grid) to keep.
+
+    The grid is extended beyond its first and last supported beats a ``chunk`` of beats at a
+    time while the onsets there still mark the beat (a last part-chunk at the audio's edge
+    follows the chunks before it): onset mass on the extended beats clearly
+    above the quiet level (:data:`EXTEND_MIN_ONSET`, in units of the onset signal's 95th
+    percentile) or clearly above that between them (x :data:`EXTEND_MIN_RATIO`). A free,
+    tempo-less intro (drones swelling at unrelated times) stops the extension; a pad whose
+    chords change on bar lines, or a soft count-in, does not.
+    """
+    keep = 0
+    for k in range(0, ext.size, chunk):
+        c = ext[k : k + chunk]
+        if c.size < chunk:
+            # the last few beats before the audio's edge, where the flux has no past: as the rest
+            keep = ext.size
+            break
+        on = float(_peak_near(onset, c, fps).mean())
+        between = float(np.mean([_peak_near(onset, c + period * s, fps).mean() for s in (0.25, 0.5, 0.75)]))
+        if on < EXTEND_MIN_ONSET and on < EXTEND_MIN_RATIO * between:
+            break
+        keep = k + c.size
+    return keep
 
 
 def _forced_phase(beats: np.ndarray, beats_per_bar: int, downbeat: float) -> int:
