@@ -264,3 +264,22 @@ def test_no_beats_in_a_free_ambient_intro():
     assert grid.beats[0] > truth.beats[0] - 0.5 * period  # was extended back to 0.1 s (beat F 0.88)
     assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.98
     assert mir_eval.beat.f_measure(truth.downbeats, grid.downbeats) >= 0.95
+    # a pad-only bar before the drums (chords change on the bar line) still gets its beats
+    audio, truth = make_trap("dubstep_140", seed=1, duration=30, sample_rate=22050)
+    grid = track_beats(audio, truth.sample_rate)
+    assert grid.beats[0] < truth.beats[0] + 0.5 * 60.0 / truth.tempo
+    assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.98
+
+
+def test_pulsed_extent_stops_at_free_onsets():
+    from technob_fx.stages.beats import _pulsed_extent
+
+    fps, period = 100.0, 0.5
+    rng = np.random.default_rng(1)
+    onset = np.zeros(2000)
+    onset[1000::50] = 1.0  # beats from 10 s on
+    onset[rng.integers(0, 1000, 150)] = 0.08  # soft onsets at random times before (drones)
+    ext = 10.0 - period * np.arange(1, 20)  # the grid extended back from 10 s
+    assert _pulsed_extent(onset, fps, ext, period) == 0
+    onset[100:1000:200] = 0.6  # a chord on every bar line (every 4th extended beat)
+    assert _pulsed_extent(onset, fps, ext, period) == ext.size

@@ -636,7 +636,8 @@ def _pulsed_extent(onset: np.ndarray, fps: float, ext: np.ndarray, period: float
     above the quiet level (:data:`EXTEND_MIN_ONSET`, in units of the onset signal's 95th
     percentile) or clearly above that between them (x :data:`EXTEND_MIN_RATIO`). A free,
     tempo-less intro (drones swelling at unrelated times) stops the extension; a pad whose
-    chords change on bar lines, or a soft count-in, does not.
+    chords change on bar lines, or a soft count-in, does not, and neither does a stretch with
+    no onsets at all (a held sound: no evidence either way).
     """
     keep = 0
     for k in range(0, ext.size, chunk):
