@@ -17,7 +17,9 @@ music:
    ``round(gap / period)`` beats), and a smooth curve of time against beat number is fitted
    through them (local linear fits, then a cubic Hermite spline whose slopes are the local beat
    periods). The grid therefore keeps going, in time, through breakdowns, and follows a drifting
-   tempo.
+   tempo. Before the first and after the last supported beat it is extended at the end periods
+   to the ends of the sounding audio, at the start only while the onsets still mark the extended
+   beats (:func:`_pulsed_extent`: not into a free, tempo-less intro).
 5. **Meter** -- 3 or 4 beats per bar (:func:`estimate_meter`): how much of the beat-to-beat
    variation of beat-synchronous features (harmonic spectrum, chroma, the onset pattern inside the
    beat, the low-band accent, harmonic change), after removing what changes slower than 12 beats,
