@@ -74,3 +74,49 @@ def test_sampler_repitches_and_cut_samples_finds_exposed_notes():
     spec = np.abs(np.fft.rfft(x[:8192] * np.hanning(8192)))
     assert np.fft.rfftfreq(8192, 1 / 44100)[int(np.argmax(spec))] == pytest.approx(440.0, rel=0.02)
     assert smp.note(90, 0.3, 1.0) is None  # too far from every sample
+
+
+@pytest.mark.parametrize("blend", [0.0, 0.5, 1.0])
+def test_phrases_open_and_close_on_the_tonic(blend):
+    """Every 4-bar phrase opens on the tonic and ends with a cadence to it, so the tonic is the most
+    frequent chord (a piece read as its dominant's key when the dominant outnumbered the tonic)."""
+    from collections import Counter
+
+    from technob_fx.blend.compose import PHRASE_BARS, compose
+
+    pats = np.zeros((1, 3, 16), np.float32)
+    pats[0, 0, [0, 8]] = 1.0
+    for seed in range(6):
+        s = compose(_model(), pats, [1], tonic=9, mode="minor", bars=16, blend=blend, swing=0.6,
+                    rng=np.random.default_rng(seed))
+        prog = s.info["progression"]
+        assert all(prog[b] == "0" for b in range(0, 16, PHRASE_BARS)), prog
+        assert all(prog[b] == "0" for b in range(PHRASE_BARS - 1, 16, PHRASE_BARS)), prog
+        # the cadence's first chord: the dominant, else one that leads to the tonic in the learned
+        # progressions (here only "7"), else the subdominant when the dominant came just before
+        assert all(prog[b] in ("7", "5") for b in range(PHRASE_BARS - 2, 16, PHRASE_BARS)), prog
+        counts = Counter(prog)
+        assert counts["0"] == 8 and all(v < counts["0"] for t, v in counts.items() if t != "0"), prog
+        assert all(c.startswith("A:") for c in (s.chords[0], s.chords[-1]))
+        bass = sorted((n for n in s.notes if n[0] == "bass"), key=lambda n: n[1])
+        assert bass[0][3] % 12 == 9 and bass[-1][3] % 12 in (9, 4)  # tonic (a fifth push at high blend)
+
+
+def test_melody_turns_back_at_the_edges_of_its_range():
+    """A learned line that only falls must not pile up on its lowest degree (it did at a clip: half
+    the lead on the supertonic, which made a piece read as the dominant's key)."""
+    from collections import Counter
+
+    from technob_fx.blend.compose import NGram, ScoreModel, _snap, compose
+
+    m = ScoreModel(chords={"classical": NGram(2).fit([["0", "5", "7", "0"]])},
+                   melody=NGram(3).fit([["-1,4"] * 12]), voicings={}, cadences=[])
+    s = compose(m, np.zeros((0, 3, 16), np.float32), [], tonic=4, mode="minor", bars=16, blend=0.0, swing=0.5,
+                rng=np.random.default_rng(0))
+    lead = [n for n in s.notes if n[0] == "lead"]
+    beats = Counter()
+    for n in lead:
+        beats[n[3]] += n[2]
+    assert max(beats.values()) < 0.25 * sum(beats.values()), beats
+    assert len(beats) >= 8 and all(62 <= p <= 84 for p in beats)
+    assert _snap(66, {11, 2}) == 62 and _snap(60, {6}) == 54  # a pitch class up to a tritone away

@@ -17,11 +17,15 @@ Learning (:func:`analyse_chunk`, :func:`learn_score`) runs on every chunk of a d
 The sequence model (:class:`NGram`) is an order-``n`` Markov chain with back-off (n = 3 for
 melody, 2 for chords), sampled with ``numpy.random.default_rng(seed)``. Generation
 (:func:`compose`) mixes the two genres' chord models by the blend (``(1 - blend)`` classical,
-``blend`` Lo-Fi next-chord probabilities), keeps only diatonic roots (one key), ends every 4-bar
-phrase on a learned cadence, colours the chords by the blend (triads -> sevenths -> ninths, all
-diatonic), voices them with the learned Lo-Fi layouts, writes the melody from the classical model
-(snapped to chord tones on strong beats, thinned and swung as the blend rises), a bass line on
-the roots and the learned drum patterns with a density and swing that grow with the blend.
+``blend`` Lo-Fi next-chord probabilities), keeps only diatonic roots (one key), opens every 4-bar
+phrase on the tonic and closes it with a cadence to the tonic (its first chord the dominant half
+the time, else a chord that leads to the tonic in the learned progressions, so the tonic is the
+most frequent chord and the bass holds it at every phrase start and end), colours the chords by
+the blend (triads -> sevenths -> ninths, all diatonic), voices them with the learned Lo-Fi layouts,
+writes the melody from the classical model (its line turns back at the edges of its range, snapped
+to chord tones on strong beats and to the root or third at phrase ends, thinned and swung as the
+blend rises), a bass line on the roots and the learned drum patterns with a density and swing
+that grow with the blend.
 
 The result is a :class:`Score` (notes in beats), rendered to audio by
 :mod:`technob_fx.blend.instruments`.
@@ -251,7 +255,9 @@ class ScoreModel:
     voicings : dict
         ``{quality: [offsets above the root, ...]}`` from the Lo-Fi side.
     cadences : list
-        ``[[last degree 0..6, chord token], ...]`` of the classical phrases.
+        ``[[last degree 0..6, chord token], ...]`` of the classical phrases (a record of the learned
+        phrase ends; :func:`compose` takes its cadence chords from the chord models instead, since
+        these end chords are as often the dominant as the tonic).
     keys : dict
         ``{genre: {"C major": chunks, ...}}``.
     tempos : dict
@@ -371,11 +377,20 @@ def _quality(intervals: list[int]) -> str:
 
 
 def _snap(pitch: int, pcs: set[int]) -> int:
-    """Nearest MIDI pitch whose pitch class is in ``pcs``."""
-    for d in (0, -1, 1, -2, 2, -3, 3):
+    """Nearest MIDI pitch whose pitch class is in ``pcs`` (the lower one on a tie)."""
+    for d in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6):
         if (pitch + d) % 12 in pcs:
             return pitch + d
     return pitch
+
+
+def _approach(model: NGram) -> dict[str, float]:
+    """How often each chord leads to the tonic (``"0"``) in a learned bigram chord model, normalised:
+    the learned cadence's first chord."""
+    c = {ctx[0]: float(n.get("0", 0)) for ctx, n in model.counts.items()
+         if len(ctx) == 1 and ctx[0] not in ("^", "0") and n.get("0", 0)}
+    total = sum(c.values())
+    return {t: v / total for t, v in sorted(c.items())} if total else {}
 
 
 def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], *, tonic: int, mode: str,
@@ -412,23 +427,25 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
     # -- harmony --------------------------------------------------------------------------
     cl = model.chords.get("classical", NGram(2))
     lo = model.chords.get("lofi", NGram(2))
-    cad = [c for c in model.cadences if c[1] != "N" and diatonic(c[1])]
+    # Every phrase opens on the tonic and closes on it (an authentic cadence, V - I, or the cadence
+    # the learned music uses: the chord that leads to the tonic in the learned progressions), so the
+    # tonic is the most frequent chord and the key is never heard as its dominant's.
+    approach = mix(_approach(cl), _approach(lo), blend)
     tokens: list[str] = []
     for bar in range(bars):
         pos = bar % PHRASE_BARS
-        last = bar == bars - 1
-        if pos == 0 and (bar == 0 or rng.random() < 0.5):
-            tok = "0"  # phrases open on the tonic (half of them after the first)
-        elif pos == PHRASE_BARS - 1 or last:
-            if last:
-                tok = "0"
-            elif cad and rng.random() < 0.7:  # a learned cadence chord
-                tok = cad[int(rng.integers(len(cad)))][1]
-            else:
-                tok = str(scale[4])  # the dominant
+        phrase_end = pos == PHRASE_BARS - 1 or bar == bars - 1
+        pre_cadence = not phrase_end and (pos == PHRASE_BARS - 2 or bar == bars - 2)
+        prev = tokens[-1] if tokens else None  # a new chord every bar inside a phrase
+        if pos == 0 or phrase_end:
+            tok = "0"
+        elif pre_cadence:  # the cadence's first chord: the dominant half the time, else learned
+            tok = str(scale[4])
+            if rng.random() >= 0.5 or tok == prev:
+                tok = (sample(rng, approach, lambda t, prev=prev: diatonic(t) and t not in ("0", prev))
+                       or (tok if tok != prev else str(scale[3])))
         else:
             dist = mix(cl.distribution(tokens), lo.distribution(tokens), blend)
-            prev = tokens[-1] if tokens else None  # a new chord every bar inside a phrase
             tok = (sample(rng, dist, lambda t, prev=prev: diatonic(t) and t != prev)
                    or str(scale[[3, 4, 5][int(rng.integers(3))]]))
         tokens.append(tok)
@@ -476,8 +493,19 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
     density = 1.0 - 0.45 * blend  # Lo-Fi melodies are sparser
     beat = 0.0
     total = bars * 4.0
+
+    def pitch_of(d: int) -> int:
+        return tonic + 60 + 12 * (d // 7) + scale[d % 7]
+
+    in_range = [d for d in range(28) if LEAD_RANGE[0] <= pitch_of(d) <= LEAD_RANGE[1]]
+    lo_deg, hi_deg = in_range[0], in_range[-1]
     deg = 7 + 2 * int(rng.integers(0, 3))  # start on an upper tonic-chord tone
+    while deg > hi_deg:
+        deg -= 7
+    while deg < lo_deg:
+        deg += 7
     ctx: list[str] = []
+    turn = 1  # -1 while the learned line is played upside down
     while beat < total - 1e-9:
         bar = int(beat // 4)
         phrase_end = bar % PHRASE_BARS == PHRASE_BARS - 1 or bar == bars - 1
@@ -489,14 +517,11 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
             s, i = tok.split(",")
             step, ioi = int(s), int(i)
             ctx = (ctx + [tok])[-2:]
-        deg = int(np.clip(deg + step, 1, 16))
-        pitch = tonic + 60 + 12 * (deg // 7) + scale[deg % 7]
-        while pitch > LEAD_RANGE[1]:
-            pitch -= 12
-            deg -= 7
-        while pitch < LEAD_RANGE[0]:
-            pitch += 12
-            deg += 7
+        step *= turn
+        if not lo_deg <= deg + step <= hi_deg:  # the line is mirrored at the edges of its range (a
+            turn, step = -turn, -step  # clip piled a falling line up on its lowest degree)
+        deg = int(np.clip(deg + step, lo_deg, hi_deg))
+        pitch = pitch_of(deg)
         length = ioi / 4.0
         if beat + length > (bar + 1) * 4.0 and phrase_end:
             length = (bar + 1) * 4.0 - beat
@@ -507,6 +532,7 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
         if phrase_end and beat >= bar * 4.0 + 2.0:  # cadence: hold a chord tone to the bar line
             length = (bar + 1) * 4.0 - beat
             pitch = _snap(pitch, {(tonic + chord_tones[bar][0]) % 12, (tonic + chord_tones[bar][1]) % 12})
+        pitch += 12 * (pitch < LEAD_RANGE[0]) - 12 * (pitch > LEAD_RANGE[1])  # a snap past the range
         frac = beat - np.floor(beat)
         t = np.floor(beat) + (sw if abs(frac - 0.5) < 1e-6 else frac)  # swing the off-beat eighths
         if strong or rng.random() < density:
