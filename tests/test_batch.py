@@ -164,12 +164,12 @@ def test_cluster_interrupt_kill_resume_matches_local(cluster, library, local_cat
         def killer():
             while not stop.is_set() and not killed:
                 busy = {w: keys for w, keys in watcher.processing().items() if keys}
-                if len(busy) == 2:  # both working: kill one mid-task
-                    time.sleep(0.5)
-                    victim = sorted(busy)[-1]
+                if busy:  # a worker holds tasks: kill it at once, mid-task (short tracks finish fast,
+                    # so waiting for both workers to be busy at one poll was racy on an idle machine)
+                    victim = max(sorted(busy), key=lambda w: len(busy[w]))
                     os.kill(cluster["pids"][victim], signal.SIGKILL)
                     killed.append(len(busy[victim]))
-                time.sleep(0.05)
+                time.sleep(0.01)
 
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
