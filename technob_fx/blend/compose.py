@@ -15,7 +15,9 @@ Learning (:func:`analyse_chunk`, :func:`learn_score`) runs on every chunk of a d
   least 1.5 beats, and its last degree and chord are the **cadences**.
 
 The sequence model (:class:`NGram`) is an order-``n`` Markov chain with back-off (n = 3 for
-melody, 2 for chords), sampled with ``numpy.random.default_rng(seed)``. Generation
+melody, 2 for chords), sampled with ``numpy.random.default_rng(seed)``; with
+``learn_score(..., sequence="gru")`` the chords are drawn from a small GRU per genre instead
+(:class:`technob_fx.blend.gru.ChordGRU`, trained on the same chord sequences). Generation
 (:func:`compose`) mixes the two genres' chord models by the blend (``(1 - blend)`` classical,
 ``blend`` Lo-Fi next-chord probabilities), keeps only diatonic roots (one key), opens every 4-bar
 phrase on the tonic and closes it with a cadence to the tonic (its first chord the dominant half
@@ -39,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import ParameterError
 from ..stages.key import PITCH_CLASSES
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -273,23 +276,73 @@ class ScoreModel:
     keys: dict[str, dict[str, int]] = field(default_factory=dict)
     tempos: dict[str, list[float]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    sequence: str = "ngram"
+    gru: dict[str, Any] = field(default_factory=dict)
+    chord_sequences: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    def chord_model(self, genre: str) -> Any:
+        """The next-chord model :func:`compose` samples for ``genre``: the GRU
+        (:class:`technob_fx.blend.gru.ChordGRU`) when :attr:`sequence` is ``"gru"`` and one was
+        trained for the genre, else the n-gram (an empty one for an unknown genre)."""
+        if self.sequence == "gru" and genre in self.gru:
+            return self.gru[genre]
+        return self.chords.get(genre, NGram(2))
+
+    def fit_gru(self, seed: int = 0) -> ScoreModel:
+        """Train a :class:`technob_fx.blend.gru.ChordGRU` per genre on :attr:`chord_sequences`
+        (``torch.manual_seed(seed)``) and select it (:attr:`sequence` = ``"gru"``); returns ``self``."""
+        from .gru import ChordGRU
+
+        roots = [str(i) for i in range(12)]  # every root keeps some probability
+        self.gru = {g: ChordGRU().fit(s, seed=seed, vocab=roots) for g, s in sorted(self.chord_sequences.items())}
+        self.sequence = "gru"
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"chords": {g: m.to_dict() for g, m in self.chords.items()}, "melody": self.melody.to_dict(),
-                "voicings": self.voicings, "cadences": self.cadences, "keys": self.keys,
-                "tempos": self.tempos, "counts": self.counts}
+        d = {"chords": {g: m.to_dict() for g, m in self.chords.items()}, "melody": self.melody.to_dict(),
+             "voicings": self.voicings, "cadences": self.cadences, "keys": self.keys,
+             "tempos": self.tempos, "counts": self.counts, "sequence": self.sequence,
+             "chord_sequences": self.chord_sequences}
+        if self.gru:
+            d["gru"] = {g: m.to_dict() for g, m in sorted(self.gru.items())}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScoreModel:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (a model saved before the GRU option reads as ``"ngram"``)."""
+        from .gru import ChordGRU
+
         return cls(chords={g: NGram.from_dict(m) for g, m in d["chords"].items()},
                    melody=NGram.from_dict(d["melody"]), voicings=d["voicings"], cadences=d["cadences"],
-                   keys=d["keys"], tempos=d["tempos"], counts=d["counts"])
+                   keys=d["keys"], tempos=d["tempos"], counts=d["counts"],
+                   sequence=d.get("sequence", "ngram"),
+                   gru={g: ChordGRU.from_dict(m) for g, m in d.get("gru", {}).items()},
+                   chord_sequences=d.get("chord_sequences", {}))
 
 
-def learn_score(chunks: list[tuple[str, dict[str, Any]]]) -> ScoreModel:
-    """Fit the sequence models on analysed chunks ``[(genre, analyse_chunk(...)), ...]``."""
+#: Chord sequence models :func:`learn_score` can train.
+SEQUENCE_MODELS = ("ngram", "gru")
+
+
+def learn_score(chunks: list[tuple[str, dict[str, Any]]], *, sequence: str = "ngram", seed: int = 0) -> ScoreModel:
+    """Fit the sequence models on analysed chunks ``[(genre, analyse_chunk(...)), ...]``.
+
+    Parameters
+    ----------
+    chunks : list
+    sequence : {"ngram", "gru"}
+        The chord model :func:`compose` samples: the bigram (always fitted) or a small GRU per
+        genre (:class:`technob_fx.blend.gru.ChordGRU`, trained with ``seed``) on the same sequences.
+    seed : int
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``sequence``.
+    """
+    if sequence not in SEQUENCE_MODELS:
+        raise ParameterError(f"sequence must be one of {', '.join(SEQUENCE_MODELS)}, got {sequence!r}")
     seqs: dict[str, list[list[str]]] = {}
     melodies: list[list[str]] = []
     voicings: dict[str, list[list[int]]] = {}
@@ -307,7 +360,8 @@ def learn_score(chunks: list[tuple[str, dict[str, Any]]]) -> ScoreModel:
         keys.setdefault(genre, Counter())[f"{PITCH_CLASSES[a['key'][0]]} {a['key'][1]}"] += 1
         if a["tempo"] > 0:
             tempos.setdefault(genre, []).append(round(float(a["tempo"]), 2))
-    return ScoreModel(
+    sm = ScoreModel(
+        chord_sequences={g: s for g, s in sorted(seqs.items())},
         chords={g: NGram(2).fit(s) for g, s in sorted(seqs.items())},
         melody=NGram(3).fit(melodies),
         voicings={q: v[:200] for q, v in sorted(voicings.items())},
@@ -318,6 +372,7 @@ def learn_score(chunks: list[tuple[str, dict[str, Any]]]) -> ScoreModel:
                 "melody_notes": sum(len(p) for p in melodies), "phrases": len(melodies),
                 "voicings": sum(len(v) for v in voicings.values())},
     )
+    return sm.fit_gru(seed) if sequence == "gru" else sm
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,6 +482,7 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
     # -- harmony --------------------------------------------------------------------------
     cl = model.chords.get("classical", NGram(2))
     lo = model.chords.get("lofi", NGram(2))
+    cl_next, lo_next = model.chord_model("classical"), model.chord_model("lofi")  # n-gram or GRU
     # Every phrase opens on the tonic and closes on it (an authentic cadence, V - I, or the cadence
     # the learned music uses: the chord that leads to the tonic in the learned progressions), so the
     # tonic is the most frequent chord and the key is never heard as its dominant's.
@@ -445,7 +501,7 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
                 tok = (sample(rng, approach, lambda t, prev=prev: diatonic(t) and t not in ("0", prev))
                        or (tok if tok != prev else str(scale[3])))
         else:
-            dist = mix(cl.distribution(tokens), lo.distribution(tokens), blend)
+            dist = mix(cl_next.distribution(tokens), lo_next.distribution(tokens), blend)
             tok = (sample(rng, dist, lambda t, prev=prev: diatonic(t) and t != prev)
                    or str(scale[[3, 4, 5][int(rng.integers(3))]]))
         tokens.append(tok)
@@ -566,6 +622,6 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
                         continue  # sixteenths only at high blend (density)
                     v = float(pat[bi, step]) * gain * float(rng.uniform(0.85, 1.0))
                     hits.append((float(bar * 4 + b + phases[sub]), band, v))
-    info = {"progression": tokens, "colour": colour, "swing": round(sw, 4), "melody_density": round(density, 3),
+    info = {"progression": tokens, "sequence_model": model.sequence if model.gru else "ngram", "colour": colour, "swing": round(sw, 4), "melody_density": round(density, 3),
             "drum_bands": sorted({h[1] for h in hits})}
     return Score(tonic, mode, bars, notes, hits, labels, sw, info)

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import PathError
+from ..core.errors import ParameterError, PathError
 from ..core.progress import ProgressCallback
 from ..stages.key import PITCH_CLASSES
 from . import _analysis
@@ -534,6 +534,7 @@ def learn(
     samples_per_genre: int = 24,
     score: bool = True,
     drums: str = "sound",
+    sequence: str = "ngram",
     save: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Model:
@@ -558,6 +559,9 @@ def learn(
     drums : {"sound", "band"}
         How Lo-Fi onsets become kick/snare/hat: by their sound (:mod:`technob_fx.blend.drums`)
         or by band energy alone (:func:`band_onsets`, the former method).
+    sequence : {"ngram", "gru"}
+        The chord sequence model the generator samples (:func:`technob_fx.blend.compose.learn_score`;
+        stored in ``model.json``).
     save : bool
         Write ``model.json`` / ``model.npz`` into ``dataset``.
     progress : callable, optional
@@ -573,8 +577,11 @@ def learn(
         No manifest, or a genre is missing.
     """
     from ..core.io import read_audio
+    from .compose import SEQUENCE_MODELS
     from .dataset import load_config, read_manifest
 
+    if sequence not in SEQUENCE_MODELS:
+        raise ParameterError(f"sequence must be one of {', '.join(SEQUENCE_MODELS)}, got {sequence!r}")
     dataset = Path(dataset)
     config = load_config(dataset)
     rows = read_manifest(dataset)
@@ -674,7 +681,7 @@ def learn(
     if analysed:
         from .compose import learn_score
 
-        score_model = learn_score(analysed).to_dict()
+        score_model = learn_score(analysed, sequence=sequence).to_dict()
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
     tone = {g: 10 * np.log10(np.sum(v, axis=0) + 1e-12) for g, v in spectra.items()}
     for g in tone:
