@@ -169,6 +169,30 @@ def test_same_seed_same_bytes(tmp_path, dataset, model):
     assert a.files["mix"].read_bytes() != c.files["mix"].read_bytes()
 
 
+def test_gru_sequence_model_same_seed_same_bytes(dataset, model):
+    """The GRU chord model (``learn(sequence="gru")``): trained from the stored chord sequences, the
+    same seed writes the same audio; every note stays in the declared key."""
+    import dataclasses
+
+    from technob_fx.blend.compose import ScoreModel
+    from technob_fx.blend.generate import render
+
+    sm = ScoreModel.from_dict(model.score)
+    assert sm.sequence == "ngram" and set(sm.chord_sequences) == {"classical", "lofi"}
+    runs = []
+    for _ in range(2):  # trained and rendered twice from scratch
+        score = ScoreModel.from_dict(json.loads(json.dumps(sm.to_dict()))).fit_gru(seed=0).to_dict()
+        runs.append(render(dataclasses.replace(model, score=json.loads(json.dumps(score))), dataset,
+                           blend=0.6, bars=8, seed=5))
+    a, b = runs
+    assert a["info"]["sequence_model"] == "gru" and a["info"]["progression"] == b["info"]["progression"]
+    assert a["mix"].tobytes() == b["mix"].tobytes()
+    pcs = _scale_pcs(a["key"])
+    assert a["notes"] and all(n[3] % 12 in pcs for n in a["notes"])
+    prog = a["info"]["progression"]
+    assert prog[0] == prog[3] == prog[4] == prog[7] == "0", prog
+
+
 def test_bad_arguments(tmp_path, dataset, model):
     from technob_fx.blend.generate import generate
     from technob_fx.core.errors import ParameterError, PathError
