@@ -49,7 +49,8 @@ def test_gru_same_seed_same_weights_and_json_round_trip():
 def _score_model(sequence: str):
     from technob_fx.blend.compose import NGram, ScoreModel
 
-    sm = ScoreModel(chords={}, melody=NGram(3).fit([["0,4", "1,2", "1,2", "-2,4", "-1,8"], ["0,2", "2,2", "-1,4"]]),
+    mel = [["0,4", "1,2", "1,2", "-2,4", "-1,8"], ["0,2", "2,2", "-1,4"]]
+    sm = ScoreModel(chords={}, melody=NGram(3).fit(mel), melody_sequences=mel,
                     voicings={"min7": [[0, 3, 7, 10, 14]]}, cadences=[],
                     chord_sequences={"classical": [["0", "5", "7", "0", "8", "3", "7", "0"]] * 3,
                                      "lofi": [["3", "8", "10", "0", "1", "6"]] * 3})  # 1, 6: outside the key
@@ -68,10 +69,13 @@ def test_score_model_selects_and_stores_the_sequence_model():
     r = ScoreModel.from_dict(json.loads(json.dumps(g.to_dict())))
     assert r.sequence == "gru" and r.chord_sequences == g.chord_sequences
     assert r.chord_model("classical").distribution(["0", "5"]) == g.chord_model("classical").distribution(["0", "5"])
+    assert isinstance(g.melody_model(), ChordGRU) and g.melody_model().vocab[-1] == "^"
+    assert r.melody_model().distribution(["0,2", "2,2"]) == g.melody_model().distribution(["0,2", "2,2"])
     n = ScoreModel.from_dict(json.loads(json.dumps(_score_model("ngram").to_dict())))
     assert n.sequence == "ngram" and not n.gru and isinstance(n.chord_model("lofi"), NGram)
+    assert n.gru_melody is None and n.melody_model() is n.melody and n.melody_sequences == g.melody_sequences
     old = _score_model("ngram").to_dict()  # a model.json written before the option
-    for k in ("sequence", "chord_sequences"):
+    for k in ("sequence", "chord_sequences", "melody_sequences"):
         del old[k]
     assert ScoreModel.from_dict(old).sequence == "ngram"
     with pytest.raises(ParameterError, match="sequence"):

@@ -16,8 +16,8 @@ Learning (:func:`analyse_chunk`, :func:`learn_score`) runs on every chunk of a d
 
 The sequence model (:class:`NGram`) is an order-``n`` Markov chain with back-off (n = 3 for
 melody, 2 for chords), sampled with ``numpy.random.default_rng(seed)``; with
-``learn_score(..., sequence="gru")`` the chords are drawn from a small GRU per genre instead
-(:class:`technob_fx.blend.gru.ChordGRU`, trained on the same chord sequences). Generation
+``learn_score(..., sequence="gru")`` the chords are drawn from a small GRU per genre and the melody
+from one more (:class:`technob_fx.blend.gru.ChordGRU`, trained on the same sequences). Generation
 (:func:`compose`) mixes the two genres' chord models by the blend (``(1 - blend)`` classical,
 ``blend`` Lo-Fi next-chord probabilities), keeps only diatonic roots (one key), opens every 4-bar
 phrase on the tonic and closes it with a cadence to the tonic (its first chord the dominant half
@@ -267,6 +267,16 @@ class ScoreModel:
         ``{genre: [BPM, ...]}`` of the chunks.
     counts : dict
         Phrases, bars, notes seen.
+    sequence : {"ngram", "gru"}
+        Which models :func:`compose` samples.
+    gru : dict
+        ``{genre: ChordGRU}`` chord models (empty unless trained, :meth:`fit_gru`).
+    chord_sequences : dict
+        ``{genre: [[token, ...], ...]}`` the learned progressions (what the models were fitted on).
+    melody_sequences : list
+        The learned melody phrases (tokens as in :attr:`melody`).
+    gru_melody : ChordGRU or None
+        Melody model of the ``"gru"`` option.
     """
 
     chords: dict[str, NGram] = field(default_factory=dict)
@@ -279,6 +289,13 @@ class ScoreModel:
     sequence: str = "ngram"
     gru: dict[str, Any] = field(default_factory=dict)
     chord_sequences: dict[str, list[list[str]]] = field(default_factory=dict)
+    melody_sequences: list[list[str]] = field(default_factory=list)
+    gru_melody: Any = None
+
+    def melody_model(self) -> Any:
+        """The melody model :func:`compose` samples: the melody GRU when :attr:`sequence` is
+        ``"gru"`` and one was trained, else the trigram :attr:`melody`."""
+        return self.gru_melody if self.sequence == "gru" and self.gru_melody is not None else self.melody
 
     def chord_model(self, genre: str) -> Any:
         """The next-chord model :func:`compose` samples for ``genre``: the GRU
@@ -289,12 +306,13 @@ class ScoreModel:
         return self.chords.get(genre, NGram(2))
 
     def fit_gru(self, seed: int = 0) -> ScoreModel:
-        """Train a :class:`technob_fx.blend.gru.ChordGRU` per genre on :attr:`chord_sequences`
-        (``torch.manual_seed(seed)``) and select it (:attr:`sequence` = ``"gru"``); returns ``self``."""
+        """Train a :class:`technob_fx.blend.gru.ChordGRU` per genre on :attr:`chord_sequences` and
+        one on :attr:`melody_sequences` (``torch.manual_seed(seed)``) and select them (:attr:`sequence` = ``"gru"``); returns ``self``."""
         from .gru import ChordGRU
 
         roots = [str(i) for i in range(12)]  # every root keeps some probability
         self.gru = {g: ChordGRU().fit(s, seed=seed, vocab=roots) for g, s in sorted(self.chord_sequences.items())}
+        self.gru_melody = ChordGRU(context=16).fit(self.melody_sequences, seed=seed) if self.melody_sequences else None
         self.sequence = "gru"
         return self
 
@@ -303,9 +321,11 @@ class ScoreModel:
         d = {"chords": {g: m.to_dict() for g, m in self.chords.items()}, "melody": self.melody.to_dict(),
              "voicings": self.voicings, "cadences": self.cadences, "keys": self.keys,
              "tempos": self.tempos, "counts": self.counts, "sequence": self.sequence,
-             "chord_sequences": self.chord_sequences}
+             "chord_sequences": self.chord_sequences, "melody_sequences": self.melody_sequences}
         if self.gru:
             d["gru"] = {g: m.to_dict() for g, m in sorted(self.gru.items())}
+        if self.gru_melody is not None:
+            d["gru_melody"] = self.gru_melody.to_dict()
         return d
 
     @classmethod
@@ -318,7 +338,9 @@ class ScoreModel:
                    keys=d["keys"], tempos=d["tempos"], counts=d["counts"],
                    sequence=d.get("sequence", "ngram"),
                    gru={g: ChordGRU.from_dict(m) for g, m in d.get("gru", {}).items()},
-                   chord_sequences=d.get("chord_sequences", {}))
+                   chord_sequences=d.get("chord_sequences", {}),
+                   melody_sequences=d.get("melody_sequences", []),
+                   gru_melody=ChordGRU.from_dict(d["gru_melody"]) if d.get("gru_melody") else None)
 
 
 #: Chord sequence models :func:`learn_score` can train.
@@ -333,7 +355,8 @@ def learn_score(chunks: list[tuple[str, dict[str, Any]]], *, sequence: str = "ng
     chunks : list
     sequence : {"ngram", "gru"}
         The chord model :func:`compose` samples: the bigram (always fitted) or a small GRU per
-        genre (:class:`technob_fx.blend.gru.ChordGRU`, trained with ``seed``) on the same sequences.
+        genre and one for the melody (:class:`technob_fx.blend.gru.ChordGRU`, trained with ``seed``)
+        on the same sequences.
     seed : int
 
     Raises
@@ -361,7 +384,7 @@ def learn_score(chunks: list[tuple[str, dict[str, Any]]], *, sequence: str = "ng
         if a["tempo"] > 0:
             tempos.setdefault(genre, []).append(round(float(a["tempo"]), 2))
     sm = ScoreModel(
-        chord_sequences={g: s for g, s in sorted(seqs.items())},
+        chord_sequences={g: s for g, s in sorted(seqs.items())}, melody_sequences=[list(m) for m in melodies],
         chords={g: NGram(2).fit(s) for g, s in sorted(seqs.items())},
         melody=NGram(3).fit(melodies),
         voicings={q: v[:200] for q, v in sorted(voicings.items())},
@@ -560,19 +583,20 @@ def compose(model: ScoreModel, patterns: np.ndarray, pattern_counts: list[int], 
         deg -= 7
     while deg < lo_deg:
         deg += 7
-    ctx: list[str] = []
+    ctx: list[str] = []  # the n-gram reads its last two tokens, the GRU up to 16
+    melody_next = model.melody_model()
     turn = 1  # -1 while the learned line is played upside down
     while beat < total - 1e-9:
         bar = int(beat // 4)
         phrase_end = bar % PHRASE_BARS == PHRASE_BARS - 1 or bar == bars - 1
-        dist = model.melody.distribution(ctx)
+        dist = melody_next.distribution(ctx)
         tok = sample(rng, dist) if dist else None
         if tok is None:
             step, ioi = int(rng.integers(-2, 3)), 2
         else:
             s, i = tok.split(",")
             step, ioi = int(s), int(i)
-            ctx = (ctx + [tok])[-2:]
+            ctx = (ctx + [tok])[-16:]
         step *= turn
         if not lo_deg <= deg + step <= hi_deg:  # the line is mirrored at the edges of its range (a
             turn, step = -turn, -step  # clip piled a falling line up on its lowest degree)

@@ -1,4 +1,4 @@
-"""A small GRU next-token model over chord sequences (an alternative to :class:`~.compose.NGram`).
+"""A small GRU next-token model over chord or melody tokens (an alternative to :class:`~.compose.NGram`).
 
 One embedding (``embed`` wide), one GRU layer (``hidden`` units) and a linear read-out over the
 token vocabulary, trained full-batch with Adam on the learned sequences (each led by the start
