@@ -39,6 +39,7 @@ def test_gru_same_seed_same_weights_and_json_round_trip():
     assert a.weights.keys() == b.weights.keys()
     assert all(a.weights[k].tobytes() == b.weights[k].tobytes() for k in a.weights)
     assert any(a.weights[k].tobytes() != c.weights[k].tobytes() for k in a.weights)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())  # model.json: same seed, same bytes
     r = ChordGRU.from_dict(json.loads(json.dumps(a.to_dict())))
     assert r.vocab == a.vocab and all(r.weights[k].tobytes() == a.weights[k].tobytes() for k in a.weights)
     for ctx in ([], ["0"], ["0", "5", "7"], ["0", "9", "unknown"]):

@@ -40,6 +40,7 @@ class ChordGRU:
         self.vocab: list[str] = []
         self.weights: dict[str, np.ndarray] = {}
         self.info: dict[str, Any] = {}
+        self.seconds = 0.0
         self._net = None
 
     # -- torch network ----------------------------------------------------------------------
@@ -91,7 +92,7 @@ class ChordGRU:
         Returns
         -------
         ChordGRU
-            ``self``; ``info`` holds ``{"seconds", "loss", "epochs", "tokens"}``.
+            ``self``; ``info`` holds ``{"loss", "epochs", "tokens"}``, ``seconds`` the training time.
         """
         import torch
 
@@ -128,7 +129,8 @@ class ChordGRU:
         net.eval()
         self.weights = {k: v.detach().numpy().astype(np.float32).copy() for k, v in net.state_dict().items()}
         self._net = None
-        self.info = {"seconds": round(time.perf_counter() - t0, 3), "loss": round(float(loss.detach()), 5),
+        self.seconds = time.perf_counter() - t0  # not stored: model.json stays the same bytes
+        self.info = {"loss": round(float(loss.detach()), 5),
                      "epochs": int(epochs), "tokens": int((y >= 0).sum())}
         return self
 
