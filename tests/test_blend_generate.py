@@ -290,3 +290,18 @@ def test_swing_within_002_of_the_fixture(seed, bpm):
     grid = lr.align_grid(all_on, beats, np.concatenate([ons["low"][0], ons["mid"][0]]),
                          np.concatenate([ons["low"][1], ons["mid"][1]]))
     assert float(np.median(lr.swing_ratio(all_on, grid))) == pytest.approx(0.62, abs=0.02)
+
+
+def test_cli_learn_chooses_the_sequence_model(dataset, tmp_path):
+    import shutil
+
+    from technob_fx.cli import main
+
+    ds = tmp_path / "ds"
+    shutil.copytree(dataset, ds)  # the module's other tests keep their n-gram model.json
+    assert main(["dataset", "learn", str(ds), "--sequence", "gru", "--quiet"]) == 0
+    saved = json.loads((ds / "model.json").read_text())
+    assert saved["score"]["sequence"] == "gru" and saved["score"]["gru"]
+    assert main(["dataset", "learn", str(ds), "--sequence", "ngram", "--quiet"]) == 0
+    saved = json.loads((ds / "model.json").read_text())
+    assert saved["score"]["sequence"] == "ngram"

@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     learn = dsub.add_parser("learn", help="learn Lo-Fi groove/hits/tone and classical phrases")
     learn.add_argument("dataset", type=Path, help="dataset folder written by `technob dataset build`")
     learn.add_argument("--max-chunks", type=int, default=60, help="chunks analysed per genre (default 60)")
+    learn.add_argument("--sequence", choices=("ngram", "gru"), default="ngram",
+                       help="sequence model of chords and melody: n-gram (default) or a small torch GRU")
     learn.add_argument("--quiet", action="store_true", help="no progress bar")
     learn.set_defaults(func=run_learn)
     t = dsub.add_parser("train", help="train the CNN genre classifier; print validation accuracy")
@@ -78,7 +80,7 @@ def run_learn(args: argparse.Namespace) -> int:
     from ...core.progress import bar
 
     with bar("learn", enabled=None if not args.quiet else False) as cb:
-        m = learn(args.dataset, max_chunks=args.max_chunks, progress=cb)
+        m = learn(args.dataset, max_chunks=args.max_chunks, sequence=args.sequence, progress=cb)
     if not args.quiet:
         print(f"Lo-Fi tempo {m.tempo['p10']:.0f}-{m.tempo['p90']:.0f} BPM (median {m.tempo['p50']:.0f}), "
               f"swing {m.swing:.2f}, {len(m.patterns)} drum patterns from {m.info.get('bars', 0)} bars, "
