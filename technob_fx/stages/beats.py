@@ -392,16 +392,6 @@ def _downbeat_score(feats: dict[str, np.ndarray], beats_per_bar: int) -> np.ndar
     return _z(feats["change"]) - 0.5 * _z(feats["mid"]) + 0.5 * _z(feats["low"])
 
 
-def _downbeat_phase(frontend: Frontend, beats: np.ndarray, beats_per_bar: int,
-                    feats: dict[str, np.ndarray] | None = None) -> int:
-    """Index (0..beats_per_bar-1) of the first beat that starts a bar (one phase for the track)."""
-    if beats.size < 2 * beats_per_bar:
-        return 0
-    feat = _downbeat_score(feats if feats is not None else beat_features(frontend, beats), beats_per_bar)
-    scores = [feat[p::beats_per_bar].mean() for p in range(beats_per_bar)]
-    return int(np.argmax(scores))
-
-
 def _bar_positions(score: np.ndarray, beats_per_bar: int, switch: float = DOWNBEAT_SWITCH_COST) -> np.ndarray:
     """Position in the bar (0 = downbeat) of every beat, by Viterbi over the bar positions.
 
