@@ -218,20 +218,14 @@ def is_four_to_the_floor(grid: BeatGrid, frontend: Frontend) -> bool:
 
     4/4, a tempo between 100 and 190 BPM, and noisy drums (hats, cymbals, claps): the spectrum
     above 5 kHz is flat (geometric over arithmetic mean of its mel bands >= 0.3) in the median
-    loud frame. Tonal instruments (strings, keys, brass, voices) have peaky spectra there.
+    loud frame (:func:`technob_fx.stages.key.has_drum_kit`). Tonal instruments (strings, keys,
+    brass, voices) have peaky spectra there.
     """
-    from ..core.frontend import mel_centres
+    from .key import has_drum_kit
 
     if grid.beats.size < 8 or grid.beats_per_bar != 4 or not 100.0 <= float(grid.tempo) <= 190.0:
         return False
-    mel = frontend.spectral().mel
-    hi = mel[:, mel_centres() > 5000].astype(np.float64) + 1e-12
-    total = mel.sum(axis=1)
-    if not np.any(total > 0):
-        return False
-    loud = total > 1e-3 * np.percentile(total, 95)
-    flat = np.exp(np.log(hi[loud]).mean(axis=1)) / hi[loud].mean(axis=1)
-    return bool(np.median(flat) >= 0.3)
+    return has_drum_kit(frontend)
 
 
 # --------------------------------------------------------------------------------------------
