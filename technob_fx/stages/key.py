@@ -237,15 +237,8 @@ def estimate_key(audio: np.ndarray, sr: float, *, frontend: Frontend | None = No
     if not has_drum_kit(fe):
         return _classic_key(fe)
     chroma, _, _ = harmony_chroma(fe)
-    if chroma.shape[1] == 0:
-        return KeyEstimate("C", "major", 0.0)
-    energy = chroma.sum(axis=0)
-    if not np.any(energy > 1e-6):
-        return KeyEstimate("C", "major", 0.0)
-    loud = energy >= 0.1 * np.percentile(energy, 90)
-    c = chroma[:, loud] / np.maximum(energy[loud], 1e-9)
-    dist = np.log1p(20.0 * c).mean(axis=1)
-    if dist.std() < 1e-9:
+    dist = _pitch_distribution(chroma)
+    if dist is None or dist.std() < 1e-9:
         return KeyEstimate("C", "major", 0.0)
     roots = chord_roots(chroma)
     best_mode, best_tonic, best = "aeolian", 0, -np.inf
@@ -276,19 +269,27 @@ def has_drum_kit(frontend: Frontend) -> bool:
     return bool(np.median(flat) >= 0.3)
 
 
+def _pitch_distribution(chroma: np.ndarray) -> np.ndarray | None:
+    """Pitch-class distribution ``(12,)`` of the loud frames (energy >= 10 % of the 90th
+    percentile), each frame normalised and log-compressed; None for no frames or silence."""
+    if chroma.shape[1] == 0:
+        return None
+    energy = chroma.sum(axis=0)
+    if not np.any(energy > 1e-6):
+        return None
+    loud = energy >= 0.1 * np.percentile(energy, 90)
+    c = chroma[:, loud] / np.maximum(energy[loud], 1e-9)
+    return np.log1p(20.0 * c).mean(axis=1)
+
+
 def _classic_key(fe: Frontend) -> KeyEstimate:
     """Krumhansl-Schmuckler with Temperley's profiles on the full-range chroma (55 Hz - 4.2 kHz)
     of the front-end, for music without a drum kit: between a key and its relative, when their
     correlations are within 0.15, the one whose tonic pitch class is more prominent wins."""
     chroma, _ = fe.chroma()
-    if chroma.shape[1] == 0:
+    dist = _pitch_distribution(chroma)
+    if dist is None:
         return KeyEstimate("C", "major", 0.0)
-    energy = chroma.sum(axis=0)
-    if not np.any(energy > 1e-6):
-        return KeyEstimate("C", "major", 0.0)
-    loud = energy >= 0.1 * np.percentile(energy, 90)
-    c = chroma[:, loud] / np.maximum(energy[loud], 1e-9)
-    dist = np.log1p(20.0 * c).mean(axis=1)
     scores = key_scores(dist)
     best = int(np.argmax(scores))
     rel = (best % 12 + 9) % 12 + 12 if best < 12 else (best % 12 + 3) % 12
