@@ -46,6 +46,23 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------------------------
 
 
+def coerce_bool(value: Any, where: str) -> bool:
+    """A switch value: a bool, 0/1, or "true"/"false"/"1"/"0"/"on"/"off" (any case).
+
+    Raises
+    ------
+    ParameterError
+        Naming ``where`` and the bad value.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "on", "off"}:
+        return value.strip().lower() in {"true", "1", "on"}
+    raise ParameterError(f"{where} must be true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class ParameterSpec:
     """Declared metadata of one node parameter.
@@ -98,13 +115,7 @@ class ParameterSpec:
         where = f"{owner}.{self.name}" if owner else self.name
         t = self.type
         if t is bool:
-            if isinstance(value, (bool, np.bool_)):
-                return bool(value)
-            if isinstance(value, (int, np.integer)) and value in (0, 1):
-                return bool(value)
-            if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "on", "off"}:
-                return value.strip().lower() in {"true", "1", "on"}
-            raise ParameterError(f"{where} must be true or false, got {value!r}")
+            return coerce_bool(value, where)
         if t is str:
             if not isinstance(value, str):
                 raise ParameterError(f"{where} must be a string, got {value!r}")

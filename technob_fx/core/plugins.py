@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudioError, ParameterError, warn
-from .node import EffectNode, ParameterSpec
+from .node import EffectNode, ParameterSpec, coerce_bool
 
 #: Declared ranges of pedalboard built-in parameters that pedalboard itself does not check.
 #: ``(minimum, maximum, unit)``; ``None`` for an open end.
@@ -235,13 +235,7 @@ def check_external_value(plugin: Any, key: str, value: Any, owner: str = "") -> 
             raise ParameterError(f"{where}={value!r} is out of range [{as_typed(lo)}, {as_typed(hi)}]{unit}")
         return num
     if par.type is bool:
-        if isinstance(value, (bool, np.bool_)):
-            return bool(value)
-        if isinstance(value, (int, np.integer)) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "on", "off"}:
-            return value.strip().lower() in {"true", "1", "on"}
-        raise ParameterError(f"{where} must be true or false, got {value!r}")
+        return coerce_bool(value, where)
     # text parameter: one of the values the plugin lists
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, float)):
         raise ParameterError(f"{where} must be one of {', '.join(map(str, par.valid_values[:20]))}; got {value!r}")
