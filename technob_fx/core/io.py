@@ -23,11 +23,12 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .audio import as_audio, check_sample_rate
-from .errors import AudioError, PathError
+from .errors import AudioError, PathError, TechnobError
 
 #: Extensions pedalboard can write.
 WRITABLE_FORMATS = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif")
@@ -854,6 +855,84 @@ def write_audio(
     return out
 
 
+class _PendingAudio:
+    """One output being encoded into its hidden temporary file."""
+
+    def __init__(self, path: Path, sample_rate: float, *, inputs: list[Path], quality: str | float | None,
+                 bit_depth: int | None, chunks: dict[str, bytes] | None) -> None:
+        self.path = path
+        _check_writable_format(path)
+        if chunks and path.suffix.lower() != ".wav":
+            raise AudioError(f"{path}: only WAV files take extra chunks ({', '.join(chunks)})")
+        self.sample_rate = sample_rate
+        self.inputs = inputs
+        self.quality = quality
+        self.bit_depth = output_bit_depth(path, bit_depth, inputs)
+        self.chunks = chunks
+        self.prep = _Quantizer(path, self.bit_depth)
+        self.channels: int | None = None
+        self.frames = 0
+        self._ctx: contextlib.AbstractContextManager | None = None
+        self.tmp: Path | None = None
+        self._file: Any = None
+
+    def open(self, channels: int) -> None:
+        from pedalboard.io import AudioFile
+
+        self._ctx = atomic_path(self.path, self.inputs)
+        self.tmp = self._ctx.__enter__()
+        self.channels = int(channels)
+        try:
+            self._file = AudioFile(str(self.tmp), "w", self.sample_rate, self.channels,
+                                   **_writer_kwargs(self.path, self.quality, self.bit_depth))
+        except Exception as exc:  # noqa: BLE001
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            self._ctx = None
+            raise AudioError(f"{self.path}: cannot open for writing ({exc})") from None
+
+    def write(self, data: np.ndarray) -> None:
+        if data.shape[0] != self.channels:
+            raise AudioError(f"{self.path}: block has {data.shape[0]} channels, writer has {self.channels}")
+        if data.shape[1]:
+            try:
+                self._file.write(self.prep(data))
+            except RuntimeError as exc:  # pedalboard: "Unable to write data to audio file."
+                raise AudioError(_write_failure(self.path, exc)) from None
+            except (TechnobError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise AudioError(f"{self.path}: cannot encode ({exc})") from None
+            self.frames += data.shape[1]
+
+    def close(self) -> None:
+        """Finish the temporary file (raises when the last block did not reach the disk)."""
+        if self._file is None:
+            return
+        f, self._file = self._file, None
+        try:
+            f.close()
+        except Exception as exc:  # noqa: BLE001
+            raise AudioError(_write_failure(self.path, exc)) from None
+        if self.chunks:
+            _insert_wav_chunks(self.tmp, self.chunks)
+
+    def commit(self) -> None:
+        if self._ctx is not None:
+            ctx, self._ctx = self._ctx, None
+            ctx.__exit__(None, None, None)  # rename into place
+        self.prep.report()
+
+    def abort(self, exc: BaseException) -> None:
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+            self._file = None
+        if self._ctx is not None:
+            ctx, self._ctx = self._ctx, None
+            with contextlib.suppress(BaseException):
+                ctx.__exit__(type(exc), exc, exc.__traceback__)  # deletes the temporary file
+
+
 class AtomicAudioWriter:
     """Write a stream of blocks to an audio file that appears only when complete.
 
@@ -881,54 +960,34 @@ class AtomicAudioWriter:
         bit_depth: int | None = None,
     ) -> None:
         self.path = Path(path)
-        _check_writable_format(self.path)
         self.sample_rate = check_sample_rate(sample_rate)
         self.channels = int(channels)
-        self.frames = 0
-        self._inputs = list(inputs)
-        self.bit_depth = output_bit_depth(self.path, bit_depth, self._inputs)
-        self._kwargs = _writer_kwargs(self.path, quality, self.bit_depth)
-        self._prep = _Quantizer(self.path, self.bit_depth)
-        self._ctx: contextlib.AbstractContextManager | None = None
-        self._file = None
+        self._out = _PendingAudio(self.path, self.sample_rate, inputs=[Path(p) for p in inputs],
+                                  quality=quality, bit_depth=bit_depth, chunks=None)
+        self.bit_depth = self._out.bit_depth
+
+    @property
+    def frames(self) -> int:
+        """Frames written so far."""
+        return self._out.frames
 
     def __enter__(self) -> AtomicAudioWriter:
-        from pedalboard.io import AudioFile
-
-        self._ctx = atomic_path(self.path, self._inputs)
-        tmp = self._ctx.__enter__()
-        try:
-            self._file = AudioFile(str(tmp), "w", self.sample_rate, self.channels, **self._kwargs)
-        except Exception as exc:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-            raise AudioError(f"{self.path}: cannot open for writing ({exc})") from None
+        self._out.open(self.channels)
         return self
 
     def write(self, block: np.ndarray) -> None:
         """Append a ``(channels, samples)`` block."""
         data, _ = as_audio(block, name="block to write", allow_empty=True)
-        if data.shape[0] != self.channels:
-            raise AudioError(
-                f"{self.path}: block has {data.shape[0]} channels, writer has {self.channels}"
-            )
-        if data.shape[1]:
-            try:
-                self._file.write(self._prep(data))  # type: ignore[union-attr]
-            except RuntimeError as exc:  # pedalboard: "Unable to write data to audio file."
-                raise AudioError(_write_failure(self.path, exc)) from None
-            self.frames += data.shape[1]
+        self._out.write(data)
 
     def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
-        assert self._ctx is not None
+        if exc is not None:
+            self._out.abort(exc)
+            return False
         try:
-            self._file.close()  # type: ignore[union-attr]
-        except Exception as close_exc:  # noqa: BLE001 - the last block did not reach the disk
-            if exc_type is None:  # never rename a truncated file into place
-                exc = AudioError(_write_failure(self.path, close_exc))
-                exc_type, tb = type(exc), None
-                self._ctx.__exit__(exc_type, exc, tb)
-                raise exc from None
-        suppressed = bool(self._ctx.__exit__(exc_type, exc, tb))
-        if exc_type is None:
-            self._prep.report()
-        return suppressed
+            self._out.close()  # never rename a truncated file into place
+        except BaseException as close_exc:
+            self._out.abort(close_exc)
+            raise
+        self._out.commit()
+        return False

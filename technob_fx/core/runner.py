@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudioError, PathError, TechnobError
+from .io import _PendingAudio
 from .progress import ProgressCallback
 
 #: A stream transform: input blocks ``(channels, n)`` in, output blocks out. An output block is
@@ -141,92 +142,6 @@ def new_folders(*folders: str | Path | None) -> Iterator[list[Path]]:
 # --------------------------------------------------------------------------------------------
 # Outputs
 # --------------------------------------------------------------------------------------------
-
-
-class _PendingAudio:
-    """One output being encoded into its hidden temporary file."""
-
-    def __init__(self, path: Path, sample_rate: float, *, inputs: list[Path], quality: str | float | None,
-                 bit_depth: int | None, chunks: dict[str, bytes] | None) -> None:
-        from .io import _check_writable_format, _Quantizer, output_bit_depth
-
-        self.path = path
-        _check_writable_format(path)
-        if chunks and path.suffix.lower() != ".wav":
-            raise AudioError(f"{path}: only WAV files take extra chunks ({', '.join(chunks)})")
-        self.sample_rate = sample_rate
-        self.inputs = inputs
-        self.quality = quality
-        self.bit_depth = output_bit_depth(path, bit_depth, inputs)
-        self.chunks = chunks
-        self.prep = _Quantizer(path, self.bit_depth)
-        self.channels: int | None = None
-        self.frames = 0
-        self._ctx: contextlib.AbstractContextManager | None = None
-        self.tmp: Path | None = None
-        self._file: Any = None
-
-    def open(self, channels: int) -> None:
-        from pedalboard.io import AudioFile
-
-        from .io import _writer_kwargs, atomic_path
-
-        self._ctx = atomic_path(self.path, self.inputs)
-        self.tmp = self._ctx.__enter__()
-        self.channels = int(channels)
-        try:
-            self._file = AudioFile(str(self.tmp), "w", self.sample_rate, self.channels,
-                                   **_writer_kwargs(self.path, self.quality, self.bit_depth))
-        except Exception as exc:  # noqa: BLE001
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
-            self._ctx = None
-            raise AudioError(f"{self.path}: cannot open for writing ({exc})") from None
-
-    def write(self, data: np.ndarray) -> None:
-        from .io import _write_failure
-
-        if data.shape[0] != self.channels:
-            raise AudioError(f"{self.path}: block has {data.shape[0]} channels, writer has {self.channels}")
-        if data.shape[1]:
-            try:
-                self._file.write(self.prep(data))
-            except RuntimeError as exc:  # pedalboard: "Unable to write data to audio file."
-                raise AudioError(_write_failure(self.path, exc)) from None
-            except (TechnobError, KeyboardInterrupt):
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise AudioError(f"{self.path}: cannot encode ({exc})") from None
-            self.frames += data.shape[1]
-
-    def close(self) -> None:
-        """Finish the temporary file (raises when the last block did not reach the disk)."""
-        from .io import _insert_wav_chunks, _write_failure
-
-        if self._file is None:
-            return
-        f, self._file = self._file, None
-        try:
-            f.close()
-        except Exception as exc:  # noqa: BLE001
-            raise AudioError(_write_failure(self.path, exc)) from None
-        if self.chunks:
-            _insert_wav_chunks(self.tmp, self.chunks)
-
-    def commit(self) -> None:
-        if self._ctx is not None:
-            ctx, self._ctx = self._ctx, None
-            ctx.__exit__(None, None, None)  # rename into place
-        self.prep.report()
-
-    def abort(self, exc: BaseException) -> None:
-        if self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
-            self._file = None
-        if self._ctx is not None:
-            ctx, self._ctx = self._ctx, None
-            with contextlib.suppress(BaseException):
-                ctx.__exit__(type(exc), exc, exc.__traceback__)  # deletes the temporary file
 
 
 class AudioOutputs:
