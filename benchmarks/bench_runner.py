@@ -5,7 +5,7 @@ Each job streams one file through a command's code path:
 * ``render``: ``Chain.process_file`` through the shipped ``lofi`` preset (``technob render``);
 * ``hpss``: ``stages.hpss.hpss_file``, harmonic and percussive files (``technob separate --engine hpss``);
 * ``demucs``: ``stages.stems.separate_file`` with the test model ``demucs_unittest`` (tiny and
-  untrained: speed and memory only), htdemucs' segment of 7.8 s, windows of 60 s, ``shifts=0``.
+  untrained: speed and memory only), htdemucs' segment of 7.8 s, ``shifts=0``.
 
 Every job runs in a fresh child process, alternately with this checkout and with ``--baseline``
 (a checkout of the code before the runner), ``--repeats`` times each; the time is measured inside
@@ -36,7 +36,7 @@ CALLS = {
              "hpss_file(SRC, OUT + '/hpss')"),
     "demucs": ("import torch\ntorch.set_num_threads(2)\nfrom technob_fx.stages.stems import load_model, separate_file\n"
                "model = load_model('demucs_unittest')\n",
-               "separate_file(SRC, OUT + '/stems', model=model, segment=7.8, shifts=0, window=60.0)"),
+               "separate_file(SRC, OUT + '/stems', model=model, segment=7.8, shifts=0)"),
 }
 
 

@@ -1,15 +1,15 @@
-"""Separation: HPSS speed vs librosa, demucs peak memory windowed vs whole-track.
+"""Separation: HPSS speed vs librosa, demucs peak memory streamed vs whole-track.
 
 1. HPSS: :class:`technob_fx.stages.hpss.HarmonicPercussive` (streaming engine, masks shared by the
    channels) against ``librosa.effects.hpss`` on the same 60 s of stereo audio, alternating, in
    one process; x real time (median of ``--repeats``) and their ratio.
 2. demucs: files of 10 and 60 minutes (the synth track looped) are separated with the test model
    ``demucs_unittest`` (tiny and untrained: memory and speed only, its stems mean nothing) in
-   child processes; reported: peak RSS (the child's ``VmHWM``) of ``stems.separate_file`` (windows of
-   60 s, streamed stem files) at both lengths, of demucs' own whole-track processing
-   (``separate_stems(..., window=None)`` on the decoded track, 10 minutes only), and of a child
-   that only imports the modules and builds the model; plus x real time. The segment is 7.8 s
-   (htdemucs' own), so the window geometry is that of the default model.
+   child processes; reported: peak RSS (the child's ``VmHWM``) of ``stems.separate_file`` (demucs'
+   segment loop run as the file streams in, stem files written as they come) at both lengths, of
+   demucs' own whole-track processing (``demucs.apply.apply_model`` on the decoded track, 10
+   minutes only), and of a child that only imports the modules and builds the model; plus x real
+   time. The segment is 7.8 s (htdemucs' own), so the segment geometry is that of the default model.
 
 Usage: ``python -m benchmarks.bench_separation [--minutes 10 60] [--repeats 5] [--skip-demucs | --skip-hpss]
 [--skip-whole] [--log FILE]`` (whole-track runs at the first ``--minutes`` only; with a ``--skip-*``
@@ -79,22 +79,22 @@ def _timed_child(out: dict, src: Path, minutes: float, mode: str, label: str, se
 
 
 def demucs_memory(minutes_list: list[float], log: Path | None = None, whole_track: bool = True) -> dict:
-    out: dict = {"model": "demucs_unittest", "segment_s": SEGMENT, "window_s": 60.0, "runs": []}
+    out: dict = {"model": "demucs_unittest", "segment_s": SEGMENT, "runs": []}
     base, _, _ = run_child(IMPORTS)
     out["import_only_peak_rss_mib"] = base
     with tempfile.TemporaryDirectory(prefix="technob-bench-sep-") as tmp:
         for minutes in minutes_list:
             src = Path(tmp) / f"long{minutes:g}.wav"
-            _timed_child(out, src, minutes, "windowed separate_file", "windowed", "",
+            _timed_child(out, src, minutes, "streamed separate_file", "streamed", "",
                          f"separate_file({str(src)!r}, {str(Path(tmp) / 'stems')!r}, model=model, "
-                         f"segment={SEGMENT}, shifts=0, window=60.0, progress=report)", log)
+                         f"segment={SEGMENT}, shifts=0, progress=report)", log)
         if whole_track:
-            # Last, so that the windowed runs at every length are measured first.
+            # Last, so that the streamed runs at every length are measured first.
             minutes = minutes_list[0]
             src = Path(tmp) / f"long{minutes:g}.wav"
             _timed_child(out, src, minutes, "whole-track (demucs' own)", "whole-track",
-                         f"audio, sr = read_audio({str(src)!r})\n",
-                         f"stems = separate_stems(audio, sr, model=model, segment={SEGMENT}, shifts=0, window=None)",
+                         f"audio, sr = read_audio({str(src)!r})\nfrom demucs.apply import apply_model\n",
+                         f"stems = apply_model(model, torch.from_numpy(audio)[None], shifts=0, segment={SEGMENT})",
                          log)
     return out
 

@@ -122,7 +122,7 @@ def test_separate_hpss_interrupted(tmp_path, inputs, sig, code, line):
 def test_separate_demucs_interrupted(tmp_path, inputs, sig, code, line):
     pytest.importorskip("demucs")
     rc, lines = _interrupt(["separate", str(inputs / "short.wav"), "-o", "stems", "--model", "demucs_unittest",
-                            "--segment", "2", "--window", "4", "--shifts", "0", "--quiet"],
+                            "--segment", "2", "--shifts", "0", "--quiet"],
                            sig, tmp_path, _part_exists(tmp_path))
     _check_exit(rc, lines, code, line)
     assert list(tmp_path.iterdir()) == []
@@ -210,7 +210,7 @@ def test_separate_nan_input_leaves_no_folder(tmp_path, engine, capsys):
     x[1000, 0] = np.nan
     sf.write(tmp_path / "nan.wav", x, SR, subtype="FLOAT")
     rc = main(["separate", str(tmp_path / "nan.wav"), "-o", str(tmp_path / "out" / "stems"), "--engine", engine,
-               "--model", "demucs_unittest", "--segment", "2", "--window", "4", "--quiet"])
+               "--model", "demucs_unittest", "--segment", "2", "--quiet"])
     err = capsys.readouterr().err.splitlines()
     assert rc == 1 and len(err) == 1 and "NaN" in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.wav"]

@@ -43,7 +43,7 @@ DESCRIPTIONS: list[tuple[str, str]] = [
     ("hpss/percussive.wav", "percussive part of track.wav from the streamed harmonic/percussive split (the drums)"),
     ("track_drums_up.wav", "track.wav (its first 15 s with --quick) with drums +4 dB and synths -6 dB by one HPSS node"),
     ("track_first_*s.wav", "the first seconds of track.wav: the demucs step's input"),
-    ("stems_demucs_unittest/*.wav", "a stem from demucs_unittest, an UNTRAINED test model (shows windowed streaming "
+    ("stems_demucs_unittest/*.wav", "a stem from demucs_unittest, an UNTRAINED test model (shows streamed separation "
                                     "only; not a meaningful separation)"),
     ("stems_*/*.wav", "a demucs stem of the track (the folder names the model)"),
     # quantization

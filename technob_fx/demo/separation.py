@@ -41,7 +41,7 @@ def demo_hpss(ctx: DemoContext) -> None:
 
 
 def demo_demucs(ctx: DemoContext) -> None:
-    """Demo: demucs stems of the track in windows, with htdemucs when its weights are available
+    """Demo: demucs stems of the track, streamed, with htdemucs when its weights are available
     offline, else the untrained test model (said so)."""
     import time
 
@@ -56,7 +56,7 @@ def demo_demucs(ctx: DemoContext) -> None:
         ctx.log(f"  {exc}")
         name = "demucs_unittest"
         model = load_model(name)
-        ctx.log("  -> using demucs_unittest instead: a tiny UNTRAINED model, to show windowed streaming and "
+        ctx.log("  -> using demucs_unittest instead: a tiny UNTRAINED model, to show streamed separation and "
                 "memory only; its stems are not meaningful")
     src = ctx.track_path
     seconds = ctx.audio.shape[1] / ctx.sample_rate
@@ -66,11 +66,11 @@ def demo_demucs(ctx: DemoContext) -> None:
         src = write_audio(ctx.out_dir / f"track_first_{seconds:.0f}s.wav", ctx.audio[:, :n], ctx.sample_rate)
     t0 = time.perf_counter()
     paths = separate_file(src, ctx.out_dir / f"stems_{name}", model=model, shifts=0 if ctx.quick else 1,
-                          segment=4.0 if name == "demucs_unittest" else None, window=60.0,
+                          segment=4.0 if name == "demucs_unittest" else None,
                           progress=ctx.progress)
     secs = time.perf_counter() - t0
     ctx.summary["demucs"] = {"model": name, "seconds_separated": round(seconds, 1),
                              "x_realtime": round(seconds / secs, 2),
                              "files": [str(p.relative_to(ctx.out_dir)) for p in paths.values()]}
     ctx.log(f"  {name}: {seconds:.0f} s -> {', '.join(p.name for p in paths.values())} in stems_{name}/ "
-            f"({seconds / secs:.1f}x real time, windowed, streamed to disk)")
+            f"({seconds / secs:.1f}x real time, streamed to disk)")

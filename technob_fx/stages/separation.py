@@ -100,7 +100,7 @@ def separate(
     engine : {"demucs", "hpss"}
         ``"demucs"``: DNN stems (drums, bass, other, vocals, ...) with
         :func:`technob_fx.stages.stems.separate_file`; options ``model``, ``repo``, ``device``,
-        ``segment``, ``overlap``, ``shifts``, ``window``, ``crossfade``, ``fmt``, ``bit_depth``.
+        ``segment``, ``overlap``, ``shifts``, ``seed``, ``fmt``, ``bit_depth``.
         ``"hpss"``: harmonic / percussive (/ residual) parts with
         :func:`technob_fx.stages.hpss.hpss_file`; options ``parts``, ``margin_harmonic``,
         ``margin_percussive``, ``harmonic_kernel``, ``percussive_kernel``, ``n_fft``, ``fmt``,

@@ -1,14 +1,13 @@
-"""DNN source separation with demucs, in overlapping windows with bounded memory.
+"""DNN source separation with demucs, streamed segment by segment with bounded memory.
 
 demucs separates a whole track at once and keeps every stem of it in memory (a 60-minute file
-needs tens of GB). Here a track is cut into windows of ``window`` seconds plus context on both
-sides; each window goes through :func:`demucs.apply.apply_model` and only its core is kept, joined
-to the next by a short linear crossfade, and written to the stem files as it comes. Windows start
-on demucs' own segment grid and carry enough context that every segment demucs runs inside a
-window's core is the very segment it runs on the whole track, so with ``shifts=0`` windowed stems
-equal whole-track stems to float precision; with random shifts they match within the model's own
-shift variance and the crossfade hides any seam. Peak memory depends on the window, not on the
-track's length.
+needs tens of GB). Here demucs' own segment loop (``apply_model(split=True)``: segments of the
+model's length every ``(1 - overlap)`` of it, triangle-weighted overlap-add, random shifts as
+leading zeros) runs as the input is read: each segment goes through the model with demucs' own
+padding, and what no later segment touches is written to the stem files at once. The model sees
+exactly the segments it sees on the whole track, no more (no extra context windows), so the stems
+equal whole-track ``apply_model`` with the same ``random`` seed, shifts included, and peak memory
+is a few segments, whatever the track's length.
 
 Models come from (in order): a local folder (``repo=``, demucs' ``--repo``: ``<sig>.th`` files plus
 ``<name>.yaml`` for a bag of models), the torch hub cache
@@ -20,10 +19,9 @@ HDemucs built locally) needs no weights; tests and benchmarks use it.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +33,6 @@ from ..core.node import EffectNode, Param
 from ..core.progress import ProgressCallback
 
 DEVICES = ("cpu", "cuda", "mps")
-#: Seconds of each window's core (the part kept from it).
-DEFAULT_WINDOW = 60.0
-#: Seconds of crossfade between consecutive windows.
-DEFAULT_CROSSFADE = 1.0
 
 _MODEL_CACHE: dict[tuple[str, str | None], Any] = {}
 
@@ -210,166 +204,232 @@ def check_device(device: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Windowed separation
+# Streaming separation: demucs' own segment loop, fed block by block
 # --------------------------------------------------------------------------------------------
 
 
-def _model_segment(model: Any, segment: float | None) -> float:
-    if segment is not None:
-        return float(segment)
-    seg = getattr(model, "segment", None)
-    if seg is None and hasattr(model, "models"):
-        seg = min(float(m.segment) for m in model.models)
-    return float(seg)
+def _bag(model: Any) -> tuple[list[Any], list[list[float]] | None]:
+    """The models of a bag (with their per-source weights), or ``[model], None``."""
+    from demucs.apply import BagOfModels
+
+    if isinstance(model, BagOfModels):
+        return list(model.models), [list(map(float, w)) for w in model.weights]
+    return [model], None
 
 
-def _pad_margin(model: Any, seg_len: int) -> int:
-    """Samples of context demucs reads around one segment (its ``valid_length`` padding)."""
-    models = getattr(model, "models", [model])
-    extra = 0
-    for m in models:
-        if hasattr(m, "valid_length"):
-            with contextlib.suppress(Exception):
-                extra = max(extra, int(m.valid_length(seg_len)) - seg_len)
-    return extra // 2 + 16
+def _check_segment(model: Any, segment: float | None) -> None:
+    """HTDemucs cannot run segments longer than the ones it was trained on (demucs' CLI refuses too)."""
+    from demucs.htdemucs import HTDemucs
+
+    if segment is None:
+        return
+    for m in _bag(model)[0]:
+        if isinstance(m, HTDemucs) and segment > float(m.segment):
+            raise ParameterError(f"segment must be at most {float(m.segment):g} s for this transformer model "
+                                 f"(its training segment); got {segment:g}")
 
 
-class _Plan:
-    """Window geometry in samples at the model's rate."""
+class _SegmentStream:
+    """demucs' ``apply_model(split=True)`` loop for one model and one shift, run as input arrives.
 
-    def __init__(self, model: Any, sr: int, segment: float | None, overlap: float, window: float,
-                 crossfade: float) -> None:
-        self.seg = _model_segment(model, segment)
-        self.seg_len = int(sr * self.seg)
+    The signal it separates is the normalised mix delayed by ``delay`` samples (demucs' random
+    shift: zeros in front, whose output is dropped again) and zero outside the track, exactly as
+    demucs' :class:`~demucs.apply.TensorChunk` padding sees it. Segments start every ``stride``
+    samples; each goes through the model with demucs' own padding
+    (``apply_model(split=False)`` on a chunk that holds all the audio that padding may read), is
+    weighted by the same triangle and summed into an accumulator that only spans the segments in
+    flight. Output before the next segment's start is final.
+    """
+
+    def __init__(self, model: Any, *, segment: float | None, overlap: float, delay: int, total: int,
+                 device: str, sources: int, channels: int) -> None:
+        import torch
+        from demucs.htdemucs import HTDemucs
+
+        self.model = model
+        self.segment = segment
+        seg = segment if segment is not None else model.segment
+        self.seg_len = int(model.samplerate * seg)  # demucs' own expressions, to the sample
         self.stride = max(int((1 - overlap) * self.seg_len), 1)
-        half_x = int(round(crossfade * sr / 2))
-        pad = _pad_margin(model, self.seg_len)
-        core = max(int(round(window * sr)), 2 * half_x + 1, self.stride)
-        self.core = int(math.ceil(core / self.stride) * self.stride)
-        # Left context: a stride multiple (windows start on demucs' segment grid) covering every
-        # segment that reaches into the core or its crossfade.
-        left = self.seg_len - self.stride + half_x + pad
-        self.left = int(math.ceil(max(left, 0) / self.stride) * self.stride)
-        self.right = self.seg_len + half_x + pad
-        self.half_x = half_x
+        self.delay = delay
+        self.length = total + delay  # samples of the (shifted) signal
+        self.device = device
+        w = torch.cat([torch.arange(1, self.seg_len // 2 + 1, device=device),
+                       torch.arange(self.seg_len - self.seg_len // 2, 0, -1, device=device)])
+        self.weight = (w / w.max()) ** 1.0
+        self._fixed = int(segment * model.samplerate) if isinstance(model, HTDemucs) and segment is not None else None
+        self.offset = 0  # next segment's start (signal samples)
+        self.acc = torch.zeros(sources, channels, 0)
+        self.wsum = torch.zeros(0)
+        self.acc_start = 0
 
+    def valid_length(self, length: int) -> int:
+        """The padded length demucs feeds the model for a chunk of ``length`` samples."""
+        if self._fixed is not None:
+            return self._fixed
+        if hasattr(self.model, "valid_length"):
+            return int(self.model.valid_length(length))
+        return length
 
-def _separate_window(model: Any, x: np.ndarray, *, segment: float | None, overlap: float, shifts: int,
-                     device: str, seed: int, callback: Callable[[dict], None] | None) -> np.ndarray:
-    import torch
-    from demucs.apply import apply_model
+    def _span(self) -> tuple[int, int, int]:
+        """(chunk length, first, end) signal samples the next segment reads, padding included."""
+        cl = min(self.seg_len, self.length - self.offset)
+        vl = self.valid_length(cl)
+        start = self.offset - (vl - cl) // 2
+        return cl, max(start, 0), min(start + vl, self.length)
 
-    random.seed(seed)  # demucs draws its shift offsets from `random`
-    mix = torch.from_numpy(np.ascontiguousarray(x))[None]
-    with torch.no_grad():
-        out = apply_model(model, mix, shifts=shifts, split=True, overlap=overlap, progress=False,
-                          device=device, segment=segment, callback=callback)
-    return out[0].to("cpu").numpy().astype(np.float32, copy=False)
+    @property
+    def done(self) -> bool:
+        return self.offset >= self.length
+
+    def needs(self) -> tuple[int, int]:
+        """Mix samples ``[a, b)`` the next segment reads."""
+        _, s0, s1 = self._span()
+        return max(s0 - self.delay, 0), max(s1 - self.delay, 0)
+
+    @property
+    def final(self) -> int:
+        """Mix samples before this are complete."""
+        return min(self.offset, self.length) - self.delay
+
+    def step(self, mix: np.ndarray, mix_start: int) -> None:
+        """Separate the next segment; ``mix`` holds normalised mix samples from ``mix_start``."""
+        import torch
+        from demucs.apply import TensorChunk, apply_model
+
+        cl, s0, s1 = self._span()
+        a, b = s0 - self.delay, s1 - self.delay
+        lead = max(-a, 0)  # signal samples before the track (the shift's zeros)
+        part = mix[:, max(a, 0) - mix_start : b - mix_start] if b > 0 else mix[:, :0]
+        x = np.zeros((mix.shape[0], s1 - s0), np.float32)
+        x[:, lead : lead + part.shape[1]] = part
+        chunk = TensorChunk(torch.from_numpy(x)[None], self.offset - s0, cl)
+        out = apply_model(self.model, chunk, shifts=0, split=False, segment=self.segment, device=self.device,
+                          progress=False)
+        o = self.offset
+        grow = o + cl - (self.acc_start + self.acc.shape[-1])
+        if grow > 0:
+            self.acc = torch.cat([self.acc, torch.zeros(*self.acc.shape[:2], grow)], dim=-1)
+            self.wsum = torch.cat([self.wsum, torch.zeros(grow)])
+        i = o - self.acc_start
+        self.acc[..., i : i + cl] += (self.weight[:cl] * out[0]).to("cpu")
+        self.wsum[i : i + cl] += self.weight[:cl].to("cpu")
+        self.offset += self.stride
+
+    def take(self, a: int, b: int) -> Any:
+        """Finished output for mix samples ``[a, b)`` (``a`` = the first not taken yet)."""
+        s0, s1 = a + self.delay, b + self.delay
+        assert s0 >= self.acc_start
+        if s0 > self.acc_start:  # the shift's leading zeros, never output
+            self.acc = self.acc[..., s0 - self.acc_start :]
+            self.wsum = self.wsum[s0 - self.acc_start :]
+            self.acc_start = s0
+        n = s1 - s0
+        out = self.acc[..., :n] / self.wsum[:n]
+        self.acc, self.wsum = self.acc[..., n:].clone(), self.wsum[n:].clone()
+        self.acc_start = s1
+        return out
 
 
 def _iter_stems(
     blocks: Iterator[np.ndarray],
-    total: int | None,
+    total: int,
     model: Any,
     *,
     segment: float | None,
     overlap: float,
     shifts: int,
     device: str,
-    window: float,
-    crossfade: float,
     norm: tuple[float, float],
     seed: int,
     progress: ProgressCallback | None,
 ) -> Iterator[np.ndarray]:
     """Yield consecutive stem blocks ``(sources, channels, n)`` of a stream of input blocks.
 
-    ``blocks`` are ``(model channels, n)`` at the model's rate; ``total`` is the expected number
-    of samples (for progress only).
+    ``blocks`` are ``(model channels, n)`` at the model's rate, ``total`` samples in all. The
+    result equals demucs' ``apply_model(model, whole_mix, shifts, split=True, overlap, segment)``
+    after ``random.seed(seed)`` (the same segments, padding, weights, shift offsets and sums, in
+    the same order), while only the segments in flight are held in memory.
     """
-    sr = int(model.samplerate)
-    plan = _Plan(model, sr, segment, overlap, window, crossfade)
+    import torch
+
+    models, weights = _bag(model)
     mean, std = norm
-    buf = np.zeros((model.audio_channels, 0), np.float32)
+    random.seed(seed)  # demucs draws its shift offsets from `random`, model by model
+    streams: list[list[_SegmentStream]] = []
+    for m in models:
+        m.to(device)
+        m.eval()
+        max_shift = int(0.5 * m.samplerate)
+        delays = [max_shift - random.randint(0, max_shift) for _ in range(shifts)] if shifts else [0]
+        streams.append([_SegmentStream(m, segment=segment, overlap=overlap, delay=d, total=total, device=device,
+                                       sources=len(model.sources), channels=int(model.audio_channels))
+                        for d in delays])
+    flat = [s for group in streams for s in group]
+    n_steps = sum(math.ceil(s.length / s.stride) for s in flat)
+    steps = 0
+    buf = np.zeros((int(model.audio_channels), 0), np.float32)  # normalised mix from buf_start
     buf_start = 0
     exhausted = False
     emitted = 0
-    tail: np.ndarray | None = None
-    reported = [0.0]
-    i = 0
-    while True:
-        s0 = max(i * plan.core - plan.left, 0)
-        e_need = (i + 1) * plan.core + plan.right
-        parts = [buf]
-        have = buf_start + buf.shape[1]
-        while not exhausted and have < e_need:
+    with torch.no_grad():
+        while emitted < total:
+            ran = False
+            have = buf_start + buf.shape[1]
+            for s in flat:
+                while not s.done and s.needs()[1] <= have:
+                    s.step(buf, buf_start)
+                    steps += 1
+                    ran = True
+                    if progress is not None:
+                        progress(min(steps / n_steps, 0.999), f"separating {min(s.final, total) / model.samplerate:.0f}"
+                                 f"/{total / model.samplerate:.0f} s")
+            ready = min(min(s.final for s in flat), total)
+            if ready > emitted:
+                est = None
+                for k, group in enumerate(streams):
+                    out = None
+                    for s in group:
+                        part = s.take(emitted, ready)
+                        out = part if out is None else out + part
+                    if shifts:
+                        out /= shifts
+                    if weights is not None:
+                        for j, w in enumerate(weights[k]):
+                            out[j] *= w
+                    est = out if est is None else est + out
+                if weights is not None:
+                    for j in range(est.shape[0]):
+                        est[j] /= sum(w[j] for w in weights)
+                # The mean is shared out so that stems of a model whose sources sum to its input
+                # still sum to the mix (demucs' CLI adds it to every stem).
+                yield est.numpy() * np.float32(std) + np.float32(mean / est.shape[0])
+                emitted = ready
+                keep = min([s.needs()[0] for s in flat if not s.done] or [have])
+                if keep > buf_start:
+                    buf = buf[:, keep - buf_start :]
+                    buf_start = keep
+                continue
+            if ran:
+                continue
+            if exhausted:
+                raise AudioError(f"the input ended after {have} of {total} samples")
             try:
                 blk = next(blocks)
             except StopIteration:
                 exhausted = True
-                break
-            parts.append(blk)
-            have += blk.shape[1]
-        buf = np.concatenate(parts, axis=1) if len(parts) > 1 else buf
-        end = buf_start + buf.shape[1]
-        if end <= emitted and tail is None:
-            break
-        e0 = min(e_need, end)
-        last = exhausted and e0 == end
-        x = (buf[:, s0 - buf_start : e0 - buf_start] - mean) / std
-        w_total = max(total or end, 1)
-
-        def cb(d: dict, _s0: int = s0, _len: int = e0 - s0, _tot: int = w_total) -> None:
-            if progress is not None and d.get("state") == "end":
-                done = _s0 + min(d.get("segment_offset", 0) + plan.seg_len, _len)
-                frac = min(done / _tot, 0.999)
-                if frac > reported[0]:  # windows overlap: report only forward progress
-                    reported[0] = frac
-                    progress(frac, f"separating {done / sr:.0f}/{_tot / sr:.0f} s")
-
-        out = _separate_window(model, x, segment=segment, overlap=overlap, shifts=shifts, device=device,
-                               seed=seed + i, callback=cb if progress else None)
-        # (sources, channels, e0 - s0); the mean is shared out so that stems of a model whose
-        # sources sum to its input still sum to the mix (demucs' CLI adds it to every stem).
-        out = out * np.float32(std) + np.float32(mean / out.shape[0])
-        if tail is not None:
-            t0, t1 = emitted, emitted + tail.shape[-1]
-            ramp = ((np.arange(t1 - t0) + 0.5) / (t1 - t0)).astype(np.float32)
-            yield tail * (1 - ramp) + out[..., t0 - s0 : t1 - s0] * ramp
-            emitted = t1
-            tail = None
-        if last:
-            if e0 > emitted:
-                yield out[..., emitted - s0 :]
-            emitted = e0
-            break
-        cut = (i + 1) * plan.core - plan.half_x
-        if cut > emitted:
-            yield out[..., emitted - s0 : cut - s0]
-            emitted = cut
-        t_end = min((i + 1) * plan.core + plan.half_x, e0)
-        tail = out[..., emitted - s0 : t_end - s0].copy()
-        if tail.shape[-1] == 0:
-            tail = None
-        # Drop input that no later window needs.
-        next_s0 = max((i + 1) * plan.core - plan.left, 0)
-        if next_s0 > buf_start:
-            buf = buf[:, next_s0 - buf_start :]
-            buf_start = next_s0
-        i += 1
+                continue
+            x = (np.asarray(blk, np.float32) - np.float32(mean)) / np.float32(std)
+            buf = np.concatenate([buf, x], axis=1)
     if progress:
         progress(1.0, "separated")
 
 
-def _check_options(shifts: int, overlap: float, window: float, crossfade: float, segment: float | None) -> None:
+def _check_options(shifts: int, overlap: float, segment: float | None) -> None:
     if not isinstance(shifts, (int, np.integer)) or shifts < 0 or shifts > 20:
         raise ParameterError(f"shifts must be a whole number in [0, 20], got {shifts!r}")
     if not 0.0 <= overlap < 1.0:
         raise ParameterError(f"overlap must be in [0, 1), got {overlap!r}")
-    if not window > 0:
-        raise ParameterError(f"window must be > 0 s, got {window!r}")
-    if not 0 <= crossfade <= window:
-        raise ParameterError(f"crossfade must be in [0, window] s, got {crossfade!r}")
     if segment is not None and not segment > 0:
         raise ParameterError(f"segment must be > 0 s, got {segment!r}")
 
@@ -384,8 +444,6 @@ def separate_stems(
     segment: float | None = None,
     overlap: float = 0.25,
     shifts: int = 1,
-    window: float | None = DEFAULT_WINDOW,
-    crossfade: float = DEFAULT_CROSSFADE,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> dict[str, np.ndarray]:
@@ -411,13 +469,9 @@ def separate_stems(
         Overlap of demucs segments, ``[0, 1)``.
     shifts : int
         Random time shifts averaged (demucs' ``--shifts``; 0 = deterministic, faster).
-    window : float or None
-        Seconds of each processing window (memory is bounded by it); ``None`` = whole track
-        in one window (demucs' own behaviour).
-    crossfade : float
-        Seconds of linear crossfade between windows.
     seed : int
-        Seed of the shift offsets (reproducible output).
+        Seed of the shift offsets (reproducible output: the stems equal demucs'
+        ``apply_model`` after ``random.seed(seed)``).
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -439,21 +493,20 @@ def separate_stems(
 
     x, was_mono = as_audio(audio, name="audio to separate")
     rate = check_sample_rate(sr)
-    _check_options(shifts, overlap, window or 1.0, crossfade if window else 0.0, segment)
+    _check_options(shifts, overlap, segment)
     dev = check_device(device)
     net = model if not isinstance(model, str) else load_model(model, repo)
+    _check_segment(net, segment)
     msr = int(net.samplerate)
     y = match_channels(x, net.audio_channels)
     if rate != msr:
         y = resample(y, rate, msr)
     ref = y.mean(axis=0)
-    norm = (float(ref.mean()), float(ref.std()) or 1.0)
+    norm = (float(ref.mean()), float(ref.std(ddof=1)) if ref.size > 1 else 1.0)
+    norm = (norm[0], norm[1] or 1.0)
     n = y.shape[1]
-    win = float(window) if window else (n / msr + 1.0)
-    blocks = iter([y])
-    parts = list(_iter_stems(blocks, n, net, segment=segment, overlap=overlap, shifts=shifts, device=dev,
-                             window=win, crossfade=crossfade if window else 0.0, norm=norm, seed=seed,
-                             progress=progress))
+    parts = list(_iter_stems(iter([y]), n, net, segment=segment, overlap=overlap, shifts=shifts, device=dev,
+                             norm=norm, seed=seed, progress=progress))
     stems = np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
     out: dict[str, np.ndarray] = {}
     for k, name in enumerate(net.sources):
@@ -467,7 +520,8 @@ def separate_stems(
 
 
 def _file_stats(path: Path, sr: float, channels: int, block: int) -> tuple[tuple[float, float], int]:
-    """Mean and standard deviation of the mono mix of a file (one streaming pass), and its length."""
+    """Mean and standard deviation (``n - 1``, as torch's ``std``, demucs' CLI) of the mono mix
+    of a file (one streaming pass), and its length."""
     from ..core.io import stream_audio
 
     n = 0
@@ -481,7 +535,7 @@ def _file_stats(path: Path, sr: float, channels: int, block: int) -> tuple[tuple
     if n == 0:
         raise AudioError(f"{path}: contains no audio samples")
     mean = s1 / n
-    std = math.sqrt(max(s2 / n - mean * mean, 0.0))
+    std = math.sqrt(max(s2 - n * mean * mean, 0.0) / max(n - 1, 1))
     return (mean, std or 1.0), n
 
 
@@ -495,8 +549,6 @@ def separate_file(
     segment: float | None = None,
     overlap: float = 0.25,
     shifts: int = 1,
-    window: float = DEFAULT_WINDOW,
-    crossfade: float = DEFAULT_CROSSFADE,
     seed: int = 0,
     fmt: str = "wav",
     bit_depth: int | None = None,
@@ -505,8 +557,8 @@ def separate_file(
 ) -> dict[str, Path]:
     """Separate an audio file into stem files, streaming with bounded memory.
 
-    The input is read block by block, separated window by window (see the module docs) and
-    every stem is written incrementally to ``out_dir/<stem>.<fmt>`` at the model's sample rate
+    The input is read block by block, separated segment by segment exactly as demucs does on the
+    whole track (see the module docs) and every stem is written incrementally to ``out_dir/<stem>.<fmt>`` at the model's sample rate
     and channel count. Files appear only when all of them are complete; on any error none is
     left behind.
 
@@ -516,7 +568,7 @@ def separate_file(
         Input audio file (never modified).
     out_dir : str or Path
         Folder for the stems (created).
-    model, repo, device, segment, overlap, shifts, window, crossfade, seed
+    model, repo, device, segment, overlap, shifts, seed
         As in :func:`separate_stems`.
     fmt : str
         Output extension: ``wav``, ``flac``, ``aiff``, ``ogg``, ``mp3``.
@@ -541,9 +593,10 @@ def separate_file(
 
     src = Path(path)
     audio_info(src)  # fails early on a missing / corrupt input
-    _check_options(shifts, overlap, window, crossfade, segment)
+    _check_options(shifts, overlap, segment)
     dev = check_device(device)
     net = model if not isinstance(model, str) else load_model(model, repo)  # before any output exists
+    _check_segment(net, segment)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ParameterError(f"{out}: exists and is not a folder")
@@ -556,8 +609,7 @@ def separate_file(
     # The folder is created with the files and removed again if the run fails or is stopped.
     outputs = AudioOutputs(paths, msr, inputs=[src], bit_depth=bit_depth, make_folders=True)
     run_file(src, lambda blocks: _iter_stems(blocks, total, net, segment=segment, overlap=overlap, shifts=shifts,
-                                             device=dev, window=window, crossfade=crossfade, norm=norm,
-                                             seed=seed, progress=progress),
+                                             device=dev, norm=norm, seed=seed, progress=progress),
              outputs, block_size=block_size, sample_rate=msr, channels=ch)
     return paths
 
@@ -573,7 +625,7 @@ class DemucsSeparator(EffectNode):
     ``stem="drums"`` outputs the drums; ``stem="mix"`` outputs ``sum(gain_<stem> * stem)``
     (gains in dB, ``-inf`` muting below -60 dB), e.g. drums up and vocals out in one chain.
     The last separation's stems stay on ``node.stems``. The node needs whole buffers
-    (``reset=True``); to separate long files with bounded memory use :func:`separate_file`.
+    (``reset=True``); to separate long files straight to disk use :func:`separate_file`.
     """
 
     type_name = "demucs"
@@ -589,7 +641,6 @@ class DemucsSeparator(EffectNode):
     vocals_db = Param(float, 0.0, -60.0, 12.0, unit="dB", doc="gain of vocals in the mix")
     shifts = Param(int, 1, 0, 20, doc="random shifts averaged")
     overlap = Param(float, 0.25, 0.0, 0.95, doc="overlap of demucs segments")
-    window = Param(float, DEFAULT_WINDOW, 1.0, 3600.0, unit="s", doc="processing window (bounds memory)")
 
     def __init__(self, *, name: str | None = None, **params: Any) -> None:
         super().__init__(name=name, **params)
@@ -597,8 +648,7 @@ class DemucsSeparator(EffectNode):
 
     def process_block(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
         self.stems = separate_stems(audio, sample_rate, model=self.model, repo=self.repo or None,
-                                    device=self.device, shifts=self.shifts, overlap=self.overlap,
-                                    window=self.window)
+                                    device=self.device, shifts=self.shifts, overlap=self.overlap)
         if self.stem != "mix":
             if self.stem not in self.stems:
                 raise ParameterError(f"{self.name}: model {self.model!r} has no stem {self.stem!r}; "

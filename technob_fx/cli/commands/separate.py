@@ -9,8 +9,8 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "separate", help="split a track into stems (demucs) or harmonic/percussive parts (hpss)",
-        description="Separate IN into one file per stem in DIR, streaming in overlapping windows with "
-        "bounded memory. demucs weights come from --repo DIR, the torch hub cache or the hub; offline "
+        description="Separate IN into one file per stem in DIR, streaming with bounded "
+        "memory (demucs: its own segment loop run as the file is read, stems equal to a whole-track run). demucs weights come from --repo DIR, the torch hub cache or the hub; offline "
         "without them the error says which files to fetch and where to put them.",
     )
     p.add_argument("input", type=Path, help="audio file (never modified)")
@@ -26,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segment", type=float, default=None, help="demucs segment length, s (default: the model's)")
     p.add_argument("--overlap", type=float, default=0.25, help="demucs segment overlap (default 0.25)")
     p.add_argument("--shifts", type=int, default=1, help="demucs random shifts averaged (default 1; 0 = fastest)")
-    p.add_argument("--window", type=float, default=60.0, help="processing window, s (bounds memory; default 60)")
     p.add_argument("--parts", default="harmonic,percussive",
                    help="hpss: comma-separated parts among harmonic,percussive,residual")
     p.add_argument("--margin", type=float, default=1.0, help="hpss: mask margin for both parts (>= 1)")
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise PathError(f"output folder is a file: {args.out_dir} (-o takes a folder for the stem files)")
     if args.engine == "demucs":
         opts = dict(model=args.model, repo=args.repo, device=args.device, segment=args.segment,
-                    overlap=args.overlap, shifts=args.shifts, window=args.window)
+                    overlap=args.overlap, shifts=args.shifts)
     else:
         opts = dict(parts=tuple(p.strip() for p in args.parts.split(",") if p.strip()),
                     margin_harmonic=args.margin, margin_percussive=args.margin)
