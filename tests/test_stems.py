@@ -109,8 +109,12 @@ def test_streamed_engine_is_demucs_apply_model_to_the_bit(clip, shifts, bag, seg
 
 
 def test_with_shifts_is_deterministic_and_seeded(clip):
+    import random
+
     x = clip[:, : 8 * SR]
+    state = random.getstate()
     a = separate_stems(x, SR, model="demucs_unittest", segment=SEG, shifts=1, seed=1)
+    assert random.getstate() == state  # the caller's global random state is left alone
     b = separate_stems(x, SR, model="demucs_unittest", segment=SEG, shifts=1, seed=1)
     c = separate_stems(x, SR, model="demucs_unittest", segment=SEG, shifts=1, seed=2)
     ref = demucs_whole_track(load_model("demucs_unittest"), np.ascontiguousarray(x, dtype=np.float32), shifts=1,

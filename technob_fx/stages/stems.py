@@ -237,8 +237,8 @@ class _SegmentStream:
     demucs' :class:`~demucs.apply.TensorChunk` padding sees it. Segments start every ``stride``
     samples; each goes through the model with demucs' own padding
     (``apply_model(split=False)`` on a chunk that holds all the audio that padding may read), is
-    weighted by the same triangle and summed into an accumulator that only spans the segments in
-    flight. Output before the next segment's start is final.
+    weighted by the same triangle and summed into blocks of ``stride`` samples that live only
+    while a segment in flight reaches them. Output before the next segment's start is final.
     """
 
     def __init__(self, model: Any, *, segment: float | None, overlap: float, delay: int, total: int,
@@ -259,9 +259,10 @@ class _SegmentStream:
         self.weight = (w / w.max()) ** 1.0
         self._fixed = int(segment * model.samplerate) if isinstance(model, HTDemucs) and segment is not None else None
         self.offset = 0  # next segment's start (signal samples)
-        self.acc = torch.zeros(sources, channels, 0)
-        self.wsum = torch.zeros(0)
-        self.acc_start = 0
+        self.shape = (sources, channels)
+        # block j: weighted sums and weights of signal samples [j * stride, (j + 1) * stride)
+        self.blocks: dict[int, tuple[Any, Any]] = {}
+        self.taken = 0  # signal samples before this are output (or dropped)
 
     def valid_length(self, length: int) -> int:
         """The padded length demucs feeds the model for a chunk of ``length`` samples."""
@@ -307,28 +308,32 @@ class _SegmentStream:
         out = apply_model(self.model, chunk, shifts=0, split=False, segment=self.segment, device=self.device,
                           progress=False)
         o = self.offset
-        grow = o + cl - (self.acc_start + self.acc.shape[-1])
-        if grow > 0:
-            self.acc = torch.cat([self.acc, torch.zeros(*self.acc.shape[:2], grow)], dim=-1)
-            self.wsum = torch.cat([self.wsum, torch.zeros(grow)])
-        i = o - self.acc_start
-        self.acc[..., i : i + cl] += (self.weight[:cl] * out[0]).to("cpu")
-        self.wsum[i : i + cl] += self.weight[:cl].to("cpu")
+        contrib = (self.weight[:cl] * out[0]).to("cpu")  # (sources, channels, cl), as demucs sums it
+        w = self.weight[:cl].to("cpu")
+        for j in range(o // self.stride, (o + cl - 1) // self.stride + 1):
+            b0, b1 = max(j * self.stride, o), min((j + 1) * self.stride, o + cl)
+            if j not in self.blocks:
+                self.blocks[j] = (torch.zeros(*self.shape, self.stride), torch.zeros(self.stride))
+            acc, wsum = self.blocks[j]
+            acc[..., b0 - j * self.stride : b1 - j * self.stride] += contrib[..., b0 - o : b1 - o]
+            wsum[b0 - j * self.stride : b1 - j * self.stride] += w[b0 - o : b1 - o]
         self.offset += self.stride
 
     def take(self, a: int, b: int) -> Any:
         """Finished output for mix samples ``[a, b)`` (``a`` = the first not taken yet)."""
-        s0, s1 = a + self.delay, b + self.delay
-        assert s0 >= self.acc_start
-        if s0 > self.acc_start:  # the shift's leading zeros, never output
-            self.acc = self.acc[..., s0 - self.acc_start :]
-            self.wsum = self.wsum[s0 - self.acc_start :]
-            self.acc_start = s0
-        n = s1 - s0
-        out = self.acc[..., :n] / self.wsum[:n]
-        self.acc, self.wsum = self.acc[..., n:].clone(), self.wsum[n:].clone()
-        self.acc_start = s1
-        return out
+        import torch
+
+        s0, s1 = a + self.delay, b + self.delay  # signal samples (the shift's leading zeros skipped)
+        assert s0 >= self.taken
+        parts = []
+        for j in range(s0 // self.stride, (s1 - 1) // self.stride + 1):
+            acc, wsum = self.blocks[j]
+            c0, c1 = max(s0 - j * self.stride, 0), min(s1 - j * self.stride, self.stride)
+            parts.append(acc[..., c0:c1] / wsum[c0:c1])
+            if (j + 1) * self.stride <= s1:
+                del self.blocks[j]
+        self.taken = s1
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
 def _iter_stems(
@@ -355,13 +360,15 @@ def _iter_stems(
 
     models, weights = _bag(model)
     mean, std = norm
-    random.seed(seed)  # demucs draws its shift offsets from `random`, model by model
+    # demucs draws its shift offsets from `random`, model by model: the same draws as after
+    # random.seed(seed), without touching the caller's global random state
+    rng = random.Random(seed)
     streams: list[list[_SegmentStream]] = []
     for m in models:
         m.to(device)
         m.eval()
         max_shift = int(0.5 * m.samplerate)
-        delays = [max_shift - random.randint(0, max_shift) for _ in range(shifts)] if shifts else [0]
+        delays = [max_shift - rng.randint(0, max_shift) for _ in range(shifts)] if shifts else [0]
         streams.append([_SegmentStream(m, segment=segment, overlap=overlap, delay=d, total=total, device=device,
                                        sources=len(model.sources), channels=int(model.audio_channels))
                         for d in delays])
@@ -376,14 +383,14 @@ def _iter_stems(
         while emitted < total:
             ran = False
             have = buf_start + buf.shape[1]
-            for s in flat:
-                while not s.done and s.needs()[1] <= have:
+            for s in flat:  # one segment each, then out with what is finished
+                if not s.done and s.needs()[1] <= have:
                     s.step(buf, buf_start)
                     steps += 1
                     ran = True
                     if progress is not None:
-                        progress(min(steps / n_steps, 0.999), f"separating {min(s.final, total) / model.samplerate:.0f}"
-                                 f"/{total / model.samplerate:.0f} s")
+                        done = max(min(s.final, total), 0) / model.samplerate
+                        progress(min(steps / n_steps, 0.999), f"separating {done:.0f}/{total / model.samplerate:.0f} s")
             ready = min(min(s.final for s in flat), total)
             if ready > emitted:
                 est = None
