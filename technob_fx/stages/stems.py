@@ -256,7 +256,7 @@ class _SegmentStream:
         self.device = device
         w = torch.cat([torch.arange(1, self.seg_len // 2 + 1, device=device),
                        torch.arange(self.seg_len - self.seg_len // 2, 0, -1, device=device)])
-        self.weight = (w / w.max()) ** 1.0
+        self.weight = w / w.max()  # demucs' triangle at its default transition_power 1
         self._fixed = int(segment * model.samplerate) if isinstance(model, HTDemucs) and segment is not None else None
         self.offset = 0  # next segment's start (signal samples)
         self.shape = (sources, channels)
@@ -364,9 +364,7 @@ def _iter_stems(
     # random.seed(seed), without touching the caller's global random state
     rng = random.Random(seed)
     streams: list[list[_SegmentStream]] = []
-    for m in models:
-        m.to(device)
-        m.eval()
+    for m in models:  # (apply_model moves each model to the device and sets eval mode)
         max_shift = int(0.5 * m.samplerate)
         delays = [max_shift - rng.randint(0, max_shift) for _ in range(shifts)] if shifts else [0]
         streams.append([_SegmentStream(m, segment=segment, overlap=overlap, delay=d, total=total, device=device,
@@ -509,8 +507,8 @@ def separate_stems(
     if rate != msr:
         y = resample(y, rate, msr)
     ref = y.mean(axis=0)
-    norm = (float(ref.mean()), float(ref.std(ddof=1)) if ref.size > 1 else 1.0)
-    norm = (norm[0], norm[1] or 1.0)
+    std = float(ref.std(ddof=1)) if ref.size > 1 else 0.0
+    norm = (float(ref.mean()), std or 1.0)  # as _file_stats: n - 1, and 1 for a constant signal
     n = y.shape[1]
     parts = list(_iter_stems(iter([y]), n, net, segment=segment, overlap=overlap, shifts=shifts, device=dev,
                              norm=norm, seed=seed, progress=progress))
