@@ -9,17 +9,20 @@ Loudness is the project's one ITU-R BS.1770 implementation (``stages.features``)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def beat_times(mono: np.ndarray, sr: float) -> tuple[float, np.ndarray]:
-    """``(tempo BPM, beat times s)`` of a mono signal (:func:`~technob_fx.stages.beats.track_beats`);
-    ``(0.0, [])`` for silence or where no beat is found."""
+def beat_times(mono: np.ndarray, sr: float, frontend: Any = None) -> tuple[float, np.ndarray]:
+    """``(tempo BPM, beat times s)`` of a mono signal (:func:`~technob_fx.stages.beats.track_beats`,
+    on ``frontend`` when given: its grid is cached there for later calls); ``(0.0, [])`` for
+    silence or where no beat is found."""
     if mono.size < sr or float(np.abs(mono).max()) < 1e-4:
         return 0.0, np.zeros(0)
     from ..stages.beats import track_beats
 
-    grid = track_beats(mono, sr)
+    grid = track_beats(mono, sr, frontend=frontend)
     if grid.tempo > 0 and len(grid.beats) >= 2:
         return float(grid.tempo), np.asarray(grid.beats, dtype=np.float64)
     return 0.0, np.zeros(0)

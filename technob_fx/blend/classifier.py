@@ -409,9 +409,10 @@ def cross_validate(
             right += int(np.sum(probs.argmax(axis=1) == g))
             total += len(mels)
             per_rec[source] = [genre, round(float(probs[:, g].mean()), 4)]
-            rec_right.append(bool(probs.mean(axis=0).argmax() == g))
+            pred = int(probs.mean(axis=0).argmax())
+            rec_right.append(pred == g)
             t = classes.index(genre)
-            confusion[t][classes.index(clf.classes[int(probs.mean(axis=0).argmax())])] += 1
+            confusion[t][classes.index(clf.classes[pred])] += 1
             for p in probs.argmax(axis=1):
                 chunk_confusion[t][classes.index(clf.classes[int(p)])] += 1
     rec_acc = float(np.mean(rec_right)) if rec_right else None

@@ -387,7 +387,9 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     from ..core.frontend import CHROMA_N_FFT, CHROMA_SR, Frontend
     from ..stages.key import harmony_chroma
 
-    tempo, beats = _analysis.beat_times(mono, sr)
+    # one front-end for the grid, the downbeats and the chroma (the grid is tracked once)
+    fe = Frontend(np.asarray(mono, np.float32)[np.newaxis, :], sr)
+    tempo, beats = _analysis.beat_times(mono, sr, frontend=fe)
     tempo, beats = _folded_beats(tempo, beats)
     if beats.size < 5:  # no usable grid: beats at 90 BPM
         beats = np.arange(0.0, mono.size / sr, 60.0 / 90.0)
@@ -396,11 +398,11 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     if mono.size >= 2 * sr and float(np.abs(mono).max()) > 1e-4:
         from ..stages.beats import track_beats
 
-        down = np.asarray(track_beats(mono, sr).downbeats, float)
+        down = np.asarray(track_beats(mono, sr, frontend=fe).downbeats, float)
         if down.size:
             first = int(np.argmin(np.abs(beats - down[0])))
             first = first % 4 if beats.size - first < nb + 1 else first
-    chroma, rate, _ = harmony_chroma(Frontend(np.asarray(mono, np.float32)[np.newaxis, :], sr))
+    chroma, rate, _ = harmony_chroma(fe)
     ct = np.arange(chroma.shape[1]) / rate + 0.5 * CHROMA_N_FFT / CHROMA_SR  # frame centres
 
     def edge(t0: float, t1: float) -> tuple[list[float], float]:

@@ -515,15 +515,12 @@ def run_file(
     RunReport
     """
     from .audio import check_sample_rate, match_channels
-    from .io import audio_info, check_output_path, stream_audio
+    from .io import audio_info, stream_audio
 
     info = audio_info(path)
     sr = check_sample_rate(sample_rate if sample_rate is not None else info.sample_rate)
     total = max(int(round(info.frames * sr / info.sample_rate)), 1)
-    if isinstance(outputs, Mapping):
-        if not make_folders:
-            for p in outputs.values():
-                check_output_path(p, [path])
+    if isinstance(outputs, Mapping):  # AudioOutputs checks every path against the input
         outputs = AudioOutputs(outputs, sr, inputs=[path], quality=quality, bit_depth=bit_depth,
                                make_folders=make_folders)
     blocks: Iterable[np.ndarray] = stream_audio(path, block_size, sample_rate=sample_rate)

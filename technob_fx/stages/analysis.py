@@ -850,9 +850,8 @@ def analyze(
 
     sr = check_sample_rate(sr)
     a, _ = as_audio(audio, name="audio")
-    fe = frontend if frontend is not None and frontend.matches(audio, sr) else Frontend(a, sr)
-    if fe.audio is not a:  # the given front-end's audio needed converting: one of the converted audio
-        fe = Frontend(a, sr)
+    # a given front-end is used when it holds exactly the (converted) audio analysed here
+    fe = frontend if frontend is not None and frontend.matches(a, sr) else Frontend(a, sr)
     timings: dict[str, float] = {}
 
     def step(frac: float, name: str) -> None:
