@@ -45,46 +45,37 @@ FLOOR_DB = -40.0
 #: An onset is "tonal" only when its nearest tonal template is this much closer (squared distance
 #: ratio) than the nearest drum: hits over sustained music are often nearer a tonal template.
 TONAL_MARGIN = 0.9
-#: Subtract the sound before the onset from each slice (see :func:`onset_feature`).
-BACKGROUND = False
 
 
-def _band_edges() -> np.ndarray:
-    return np.geomspace(F_LO, F_HI, N_BANDS + 1)
+@lru_cache(maxsize=8)
+def _band_map(sr: float, n_fft: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rfft bins of ``n_fft`` at ``sr``: the band of each bin inside ``[F_LO, F_HI)``, the
+    mask of those bins, and the Hann window (computed once per rate, not once per onset)."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    band = np.clip(np.searchsorted(np.geomspace(F_LO, F_HI, N_BANDS + 1), freqs) - 1, -1, N_BANDS)
+    inside = (band >= 0) & (band < N_BANDS)
+    return band[inside], inside, np.hanning(n_fft)
 
 
-def onset_feature(x: np.ndarray, sr: float, at: int, background: bool | None = None) -> np.ndarray:
-    """Sound of the onset at sample ``at`` of ``x``: band dB of each slice, relative to the
-    loudest band, floored at -60 dB.
+def onset_feature(x: np.ndarray, sr: float, at: int) -> np.ndarray:
+    """Sound of the onset at sample ``at`` of ``x``: band dB of each slice (:data:`SLICES`),
+    relative to the loudest band, floored at :data:`FLOOR_DB`.
 
     Returns
     -------
-    np.ndarray, shape ``(2 * N_BANDS,)``
+    np.ndarray, shape ``(len(SLICES) * N_BANDS,)``
     """
     n_fft = 4096
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    edges = _band_edges()
-    band = np.clip(np.searchsorted(edges, freqs) - 1, -1, N_BANDS)
-    def energy(a: int, b: int) -> np.ndarray | None:
-        seg = x[max(0, a): max(0, b)]
-        if seg.size < 16:
-            return None
-        seg = seg[:n_fft] * np.hanning(min(seg.size, n_fft))
-        p = np.abs(np.fft.rfft(seg, n_fft)) ** 2
-        return np.bincount(np.clip(band, 0, N_BANDS - 1)[(band >= 0) & (band < N_BANDS)],
-                           weights=p[(band >= 0) & (band < N_BANDS)], minlength=N_BANDS)
-
-    # what the onset adds to what was sounding: the energy of the 50 ms before it, scaled to each
-    # slice's length, is taken away (sustained music under a drum hit is not part of its sound)
-    pre = energy(at - int(0.05 * sr), at) if (BACKGROUND if background is None else background) else None
+    band, inside, hann = _band_map(float(sr), n_fft)
     out = []
     for a, b in SLICES:
-        e = energy(at + int(a * sr), at + int(b * sr))
-        if e is None:
+        seg = x[max(0, at + int(a * sr)): max(0, at + int(b * sr))]
+        if seg.size < 16:
             out.append(np.full(N_BANDS, -200.0))
             continue
-        if pre is not None:
-            e = np.maximum(e - pre * ((b - a) / 0.05) ** 2, 1e-3 * e)
+        seg = seg[:n_fft] * (hann if seg.size >= n_fft else np.hanning(seg.size))
+        p = np.abs(np.fft.rfft(seg, n_fft)) ** 2
+        e = np.bincount(band, weights=p[inside], minlength=N_BANDS)
         out.append(10.0 * np.log10(e + 1e-12))
     f = np.concatenate(out)
     return np.maximum(f - f.max(), FLOOR_DB)
