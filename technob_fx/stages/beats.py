@@ -312,10 +312,8 @@ def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, np.ndarray
     if beats.size > 1:
         cchange[0] = cchange[1:].mean()
     allb = np.vstack([bands, frontend.onset_envelope()[None]]).astype(np.float64)
-    m = allb.shape[1]
     t = beats[:, None] + (period / fps) * np.arange(4)[None] / 4
-    f = np.clip(np.round(t * fps).astype(np.int64), 0, m - 1)
-    peak = np.maximum.reduce([allb[:, np.clip(f + d, 0, m - 1)] for d in (-2, -1, 0, 1, 2)])  # (4 bands, n, 4)
+    peak = _peak_near(allb, t, fps)  # (4 bands, n, 4)
     rhythm = np.concatenate(list(peak), axis=1)
     return {"spec": spec, "chroma": cv, "rhythm": rhythm, "change": change, "chroma_change": cchange,
             "low": peak[0][:, 0], "mid": peak[1][:, 0]}
@@ -614,9 +612,11 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
 
 
 def _peak_near(onset: np.ndarray, times: np.ndarray, fps: float, radius: int = 2) -> np.ndarray:
-    """Largest onset value within ``radius`` frames of each time, ``times``-shaped."""
-    f = np.clip(np.round(np.asarray(times) * fps).astype(np.int64), 0, onset.size - 1)
-    return np.maximum.reduce([onset[np.clip(f + d, 0, onset.size - 1)] for d in range(-radius, radius + 1)])
+    """Largest onset value within ``radius`` frames of each time: ``onset`` is ``(..., frames)``,
+    the result ``(..., *times.shape)``."""
+    last = onset.shape[-1] - 1
+    f = np.clip(np.round(np.asarray(times) * fps).astype(np.int64), 0, last)
+    return np.maximum.reduce([onset[..., np.clip(f + d, 0, last)] for d in range(-radius, radius + 1)])
 
 
 def _pulsed_extent(onset: np.ndarray, fps: float, ext: np.ndarray, period: float, chunk: int = 4) -> int:
