@@ -220,9 +220,12 @@ class SourceBank:
         return SourceBank(self.features[::-1].copy(), [f"reversed {n}" for n in self.names],
                           self.features.shape[0] - 1 - self.starts)
 
+    def index_at(self, frame: int) -> int:
+        """Index of the source recording that frame ``frame`` belongs to."""
+        return max(int(np.searchsorted(self.starts, frame, side="right")) - 1, 0)
+
     def name_at(self, frame: int) -> str:
-        i = int(np.searchsorted(self.starts, frame, side="right")) - 1
-        return self.names[max(i, 0)] if self.names else ""
+        return self.names[self.index_at(frame)] if self.names else ""
 
 
 def resample_candidates(max_shift: int = 7) -> list[tuple[int, float]]:
@@ -308,9 +311,8 @@ def longest_copy(
         frames = max(1, n - 1 + w - lead - trail)
         seconds = frames * hop_s / rho
         if seconds > best["seconds"]:
-            i = int(np.searchsorted(bank.starts, u0, side="right")) - 1
             best = {"seconds": round(float(seconds), 3), "source": bank.name_at(u0),
-                    "source_at": round(float((u0 + lead - bank.starts[max(i, 0)]) * hop_s), 2),
+                    "source_at": round(float((u0 + lead - bank.starts[bank.index_at(u0)]) * hop_s), 2),
                     "output_at": round(float((r0 + lead) * hop_s / rho), 2), "semitones": semis,
                     "rho": rho}
     return best
