@@ -47,6 +47,7 @@ from ..core.errors import ParameterError, TechnobWarning
 from ..core.frontend import StreamedAnalyzer, frontend_for
 from ..core.node import AnalyzerNode, Param
 from ..core.results import BeatGrid
+from .beatnet import beat_activation, trust
 
 if TYPE_CHECKING:
     from ..core.frontend import Frontend
@@ -74,16 +75,23 @@ EXTEND_MIN_ONSET = 0.15
 EXTEND_MIN_RATIO = 1.5
 #: Fewer beats than this are too few to tell 3 from 4: the meter is 4.
 METER_MIN_BEATS = 32
+#: Weight of the learned beat activation (:mod:`technob_fx.stages.beatnet`) in the onset signal
+#: (the hand-made onset signal is scaled to a 95th percentile of 1; the activation is a probability).
+NET_BEAT_WEIGHT = 6.0
+#: Weight of the learned downbeat activation (z-scored, at each beat) in the bar-phase evidence.
+NET_DOWNBEAT_WEIGHT = 3.0
 
 
 class TempoRangeWarning(TechnobWarning):
     """The tempo range excludes the music's strongest tempo (the grid is the best one inside it)."""
 
 
-def beat_onset_signal(frontend: Frontend) -> np.ndarray:
-    """Onset signal used for beat tracking: full-band flux plus the low (kick) band, ``(n_frames,)``.
+def onset_signal(frontend: Frontend) -> np.ndarray:
+    """Hand-made onset signal: full-band log-mel flux plus the low (kick) band, ``(n_frames,)``.
 
     Normalised so that its 95th percentile is 1 (all zeros for silence). Cached on the front-end.
+    It says where sound starts, nothing more: the tracker takes its support beats and the extent
+    of the grid from it.
     """
 
     def compute() -> np.ndarray:
@@ -94,6 +102,27 @@ def beat_onset_signal(frontend: Frontend) -> np.ndarray:
         if not np.isfinite(ref) or ref <= 1e-6:
             return np.zeros_like(o)
         o = o / ref
+        o.setflags(write=False)
+        return o
+
+    return frontend.get("onset_signal", compute)
+
+
+def beat_onset_signal(frontend: Frontend) -> np.ndarray:
+    """Signal the tempo and the beat sequence are tracked on, ``(n_frames,)``: the hand-made
+    :func:`onset_signal` plus :data:`NET_BEAT_WEIGHT` x the learned beat activation
+    (:func:`technob_fx.stages.beatnet.beat_activation`), scaled to a 95th percentile of 1 (all zeros
+    for silence). Cached on the front-end.
+    """
+
+    def compute() -> np.ndarray:
+        o = onset_signal(frontend)
+        if not np.any(o > 0):
+            return o
+        w = NET_BEAT_WEIGHT * trust(frontend)
+        if w > 0:
+            o = o + w * beat_activation(frontend)[0]
+            o = o / float(np.percentile(o, 95))
         o.setflags(write=False)
         return o
 
@@ -315,8 +344,10 @@ def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, np.ndarray
     t = beats[:, None] + (period / fps) * np.arange(4)[None] / 4
     peak = _peak_near(allb, t, fps)  # (4 bands, n, 4)
     rhythm = np.concatenate(list(peak), axis=1)
+    net_down = _peak_near(beat_activation(frontend)[1].astype(np.float64), beats, fps)
     return {"spec": spec, "chroma": cv, "rhythm": rhythm, "change": change, "chroma_change": cchange,
-            "low": peak[0][:, 0], "mid": peak[1][:, 0]}
+            "low": peak[0][:, 0], "mid": peak[1][:, 0], "net_down": net_down,
+            "net_trust": trust(frontend)}
 
 
 def _explained(x: np.ndarray, m: int, win: int = 24, hop: int = 6) -> float:
@@ -383,11 +414,12 @@ def estimate_meter(frontend: Frontend, beats: np.ndarray, threshold: float = MET
 
 def _downbeat_score(feats: dict[str, np.ndarray], beats_per_bar: int) -> np.ndarray:
     """How much each beat looks like the first of a bar (z-scored features), ``(n,)``."""
+    net = NET_DOWNBEAT_WEIGHT * feats["net_trust"] * _z(feats["net_down"])
     if beats_per_bar == 3:
         # in 3 the bass note on 1 (oom-pah-pah) and the chord change are the clearest marks
-        return _z(feats["change"]) + _z(feats["chroma_change"]) + _z(feats["low"])
+        return _z(feats["change"]) + _z(feats["chroma_change"]) + _z(feats["low"]) + net
     # harmony changes on bar lines, a bass note or kick starts the bar, backbeats (2 and 4) are snares
-    return _z(feats["change"]) - 0.5 * _z(feats["mid"]) + 0.5 * _z(feats["low"])
+    return _z(feats["change"]) - 0.5 * _z(feats["mid"]) + 0.5 * _z(feats["low"]) + net
 
 
 def _bar_positions(score: np.ndarray, beats_per_bar: int, switch: float = DOWNBEAT_SWITCH_COST) -> np.ndarray:
@@ -537,6 +569,10 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     height = np.empty(dp.size)
     for k, f in enumerate(dp):
         pos[k], height[k] = _refine_peak(onset, float(f), radius)
+    # support beats: the tracked beats that sit on a clear onset of the sound itself (the learned
+    # activation alone may go on marking beats in a reverb tail or a free intro)
+    hand = onset_signal(fe)
+    height = _peak_near(hand, pos / fps, fps)
     ref = float(np.percentile(height, 90))
     strong = height >= 0.3 * ref
     if strong.sum() < 4:
@@ -590,7 +626,7 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     pre = beats[0] - p0 * np.arange(max(0, n_pre), 0, -1)
     post = beats[-1] + p1 * np.arange(1, max(0, n_post) + 1)
     # back only as far as the onsets still follow the grid (not into a free, tempo-less intro)
-    pre = pre[pre.size - _pulsed_extent(onset, fps, pre[::-1], p0):]
+    pre = pre[pre.size - _pulsed_extent(hand, fps, pre[::-1], p0):]
     beats = np.concatenate([pre, beats, post])
     beats = beats[(beats >= -0.05) & (beats <= fe.duration)]
     beats = np.maximum(beats, 0.0)
@@ -604,7 +640,9 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     if downbeat is not None:
         downbeats = beats[_forced_phase(beats, bpb, float(downbeat))::bpb]
     elif beats.size >= 2 * bpb and bpb > 1:
-        downbeats = beats[_bar_positions(_downbeat_score(feats, bpb), bpb) == 0]
+        # a meter the user gave is kept bar after bar: one phase for the whole track
+        switch = DOWNBEAT_SWITCH_COST if not beats_per_bar else np.inf
+        downbeats = beats[_bar_positions(_downbeat_score(feats, bpb), bpb, switch) == 0]
     else:
         downbeats = beats[::bpb]
     tempo = float(np.median(60.0 / np.diff(beats)))

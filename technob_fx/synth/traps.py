@@ -1173,3 +1173,13 @@ def make_trap(name: str, *, seed: int = 0, duration: float | None = None, sample
     if name not in TRAPS:
         raise KeyError(f"unknown trap {name!r}; have: {', '.join(TRAPS)}")
     return TRAPS[name].make(name, seed=seed, duration=duration, sr=int(sample_rate))
+
+
+def render_spec(spec: TechnoSpec, *, name: str = "techno", seed: int = 0, duration: float | None = None,
+                sample_rate: int = SR, description: str = "") -> tuple[np.ndarray, TrapTruth]:
+    """Render any :class:`TechnoSpec` (not only the :data:`TRAPS`), with its exact truth.
+
+    Same conventions and returns as :func:`make_trap`; ``name`` and ``seed`` seed the random
+    generator (sound details and, when ``spec.tonic`` is None, the key).
+    """
+    return _render_techno(name, spec, seed=seed, duration=duration, sr=int(sample_rate), description=description)

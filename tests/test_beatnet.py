@@ -1,0 +1,76 @@
+"""The learned beat/downbeat activation: numpy inference equals its torch twin, the shipped
+weights find the beats of music they were not trained on."""
+
+from __future__ import annotations
+
+import mir_eval
+import numpy as np
+import pytest
+
+from technob_fx.core.frontend import FPS, Frontend
+from technob_fx.stages import beatnet
+from technob_fx.stages.beats import track_beats
+from technob_fx.synth.traps import make_trap
+
+
+def test_numpy_network_is_the_torch_network(tmp_path):
+    torch = pytest.importorskip("torch")
+    from training.train_beats import export, make_model
+
+    torch.manual_seed(3)
+    model = make_model().eval()
+    path = tmp_path / "w.npz"
+    export(model, path)
+    x = np.random.default_rng(0).standard_normal((2 * beatnet.N_BANDS, 1201)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x[None]))[0].numpy()
+    got = beatnet.BeatNet(path)(x)
+    assert got.shape == (2, 1201)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_features_shape_and_range():
+    lm = np.random.default_rng(1).uniform(-80, 0, (500, 128)).astype(np.float32)
+    x = beatnet.features(lm)
+    assert x.shape == (2 * beatnet.N_BANDS, 500) and x.dtype == np.float32
+    assert x[: beatnet.N_BANDS].max() == pytest.approx(0.0) and x[: beatnet.N_BANDS].min() >= -1.0
+    assert x[beatnet.N_BANDS :].min() >= 0.0
+    assert np.all(x[beatnet.N_BANDS :, : beatnet.FLUX_LAG] == 0)
+
+
+def _peaks(act: np.ndarray, thr: float) -> np.ndarray:
+    a = act
+    k = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] > a[2:]) & (a[1:-1] >= thr)) + 1
+    return k / FPS
+
+
+@pytest.mark.parametrize("name", ["offbeat_hat", "broken_kick", "waltz"])
+def test_shipped_activation_marks_beats_and_downbeats(name):
+    # seed 7: neither the benchmark's fixtures (seed 0) nor the training set (seeds >= 1000)
+    audio, truth = make_trap(name, seed=7, duration=30.0)
+    act = beatnet.beat_activation(Frontend(audio, 44100))
+    assert act.shape[0] == 2 and act.dtype == np.float32
+    assert 0.0 <= act.min() and act.max() <= 1.0
+    f_beat = mir_eval.beat.f_measure(truth.beats, _peaks(act[0], 0.3))
+    f_down = mir_eval.beat.f_measure(truth.downbeats, _peaks(act[1], 0.3))
+    assert f_beat >= 0.9, f_beat
+    assert f_down >= 0.7, f_down
+
+
+def test_activation_of_silence_and_of_nothing():
+    empty = Frontend(np.zeros((2, 0), np.float32), 44100)
+    assert beatnet.beat_activation(empty).shape == (2, empty.log_mel().shape[0])
+    silent = Frontend(np.zeros((2, 44100 * 5), np.float32), 44100)
+    act = beatnet.beat_activation(silent)
+    assert act.shape == (2, silent.log_mel().shape[0]) and act.max() < 0.5
+    assert beatnet.trust(silent) == 0.0  # unsure: the tracker leans on its own signals
+    assert track_beats(np.zeros((2, 44100 * 5), np.float32), 44100).beats.size == 0
+
+
+def test_trust_follows_the_networks_confidence():
+    act = np.zeros(1000, np.float32)
+    act[::40] = 0.95
+    assert beatnet.confidence(act) == pytest.approx(0.95)
+    act[::40] = 0.5
+    assert beatnet.confidence(act) == pytest.approx(0.5)
+    assert beatnet.confidence(np.zeros(10)) == 0.0
