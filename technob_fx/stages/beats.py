@@ -78,6 +78,10 @@ METER_MIN_BEATS = 32
 #: Weight of the learned beat activation (:mod:`technob_fx.stages.beatnet`) in the onset signal
 #: (the hand-made onset signal is scaled to a 95th percentile of 1; the activation is a probability).
 NET_BEAT_WEIGHT = 6.0
+#: The tempo is doubled when the learned activation (trusted at least this much) repeats at half
+#: the period at least this strongly (x its autocorrelation at the period): :func:`_net_octave`.
+NET_OCTAVE_TRUST = 0.5
+NET_OCTAVE_RATIO = 0.5
 #: Weight of the learned downbeat activation (z-scored, at each beat) in the bar-phase evidence.
 NET_DOWNBEAT_WEIGHT = 3.0
 
@@ -523,6 +527,28 @@ def track_beats(
     return BeatGrid(grid.beats.copy(), grid.downbeats.copy(), grid.tempo, grid.beats_per_bar)
 
 
+def _net_octave(fe: Frontend, bpm: float, max_bpm: float) -> float:
+    """``2 x bpm`` when the learned beat activation, where it is trusted, marks the half beats as
+    beats too (half-time drums over a fast pulse: drum and bass, dubstep at full tempo); else ``bpm``.
+
+    The network fires on beats only, so the autocorrelation of its activation at half the period
+    is high only when the pulse is twice as fast; the hand-made onset signal cannot tell this
+    (eighth notes fill every half beat).
+    """
+    w = trust(fe)
+    if w < NET_OCTAVE_TRUST or 2 * bpm > max_bpm:
+        return bpm
+    fps = fe.fps
+    act = beat_activation(fe)[0].astype(np.float64)
+    lag = 60.0 * fps / bpm
+    if act.size < 4 * lag:
+        return bpm
+    ac = _autocorr(act, int(lag) + 2)
+    full = float(np.interp(lag, np.arange(ac.size), ac))
+    half = float(np.interp(lag / 2, np.arange(ac.size), ac))
+    return 2 * bpm if full > 0 and half >= NET_OCTAVE_RATIO * full else bpm
+
+
 def _in_range(bpm: float, lo: float, hi: float) -> float:
     """The tempo in ``[lo, hi]`` metrically nearest to ``bpm`` (x2, /2, x3, /3, x3/2, x2/3, ...)."""
     ratios = (1.0, 2.0, 0.5, 3.0, 1 / 3, 1.5, 2 / 3, 4.0, 0.25, 4 / 3, 0.75)
@@ -556,6 +582,7 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
             salience = threshold
     if bpm0 <= 0 or salience < threshold:
         return empty, ""
+    bpm0 = _net_octave(fe, bpm0, max_bpm)
     period = 60.0 * fps / bpm0
     dp = _dp_beats(onset, period)
     if dp.size < 4:
