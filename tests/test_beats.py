@@ -283,3 +283,24 @@ def test_pulsed_extent_stops_at_free_onsets():
     assert _pulsed_extent(onset, fps, ext, period) == 0
     onset[100:1000:200] = 0.6  # a chord on every bar line (every 4th extended beat)
     assert _pulsed_extent(onset, fps, ext, period) == ext.size
+
+
+@pytest.mark.slow
+def test_techno_traps_at_the_issue_goals():
+    """Every techno trap, 30 s, seed 4: neither the benchmark's fixtures (seed 0) nor the beat
+    network's training music (seeds >= 1000, other arrangements)."""
+    from benchmarks.bench_accuracy import offbeat_bars
+    from technob_fx.synth.traps import make_trap, trap_names
+
+    f_beat, f_down = [], []
+    for name in trap_names(techno=True):
+        audio, truth = make_trap(name, seed=4, duration=30)
+        grid = track_beats(audio, truth.sample_rate)
+        f_beat.append(mir_eval.beat.f_measure(truth.beats, grid.beats))
+        f_down.append(mir_eval.beat.f_measure(truth.downbeats, grid.downbeats))
+        assert f_beat[-1] >= 0.95, (name, f_beat[-1])
+        assert abs(grid.tempo / truth.tempo - 1) < 0.04, (name, grid.tempo, truth.tempo)
+        assert grid.beats_per_bar == 4, name
+        assert offbeat_bars(truth.beats, grid.beats, 4) <= 2, name
+    assert np.mean(f_beat) >= 0.98, np.round(f_beat, 2)
+    assert np.mean(f_down) >= 0.95, np.round(f_down, 2)

@@ -4,12 +4,17 @@ Techno is 4/4 over a steady kick, and the tracker exploits it while staying reas
 music:
 
 1. **Onset signal** -- the front-end's log-mel flux, with the low band (< 200 Hz, the kick) weighted
-   up, at 86 frames per second (:data:`technob_fx.core.frontend.FPS`).
+   up, at 86 frames per second (:data:`technob_fx.core.frontend.FPS`), plus the beat activation of
+   a small learned network (:mod:`technob_fx.stages.beatnet`, trained on music rendered in code
+   with exact labels). The network's weight follows its own confidence on the audio
+   (:func:`technob_fx.stages.beatnet.trust`): full on music like its training set, none where it is
+   unsure (much real, acoustic music), so there the hand-made signal decides alone.
 2. **Tempo** -- a comb over the autocorrelation of the onset signal (lags 1-4 x the period, so the
    whole metrical hierarchy votes), evaluated every 0.05 BPM inside ``[min_bpm, max_bpm]``, times a
-   log-normal prior centred on ``prior_bpm``. This settles the x2 / /2 octave question: a half
-   tempo is supported by only every second comb tooth, a double tempo loses on the prior and the
-   range. Both ends of the range are settable.
+   log-normal prior centred on ``prior_bpm``, which breaks octave ties; a double tempo loses on
+   the prior and the range. Where the network is trusted and its activation repeats at half the
+   period, the tempo is doubled (:func:`_net_octave`: half-time drums over a fast pulse). Both
+   ends of the range are settable.
 3. **Beats** -- dynamic programming (Ellis 2007) picks the beat sequence that best agrees with the
    onsets and the period.
 4. **Grid** -- beats that sit on a clear onset are located with sub-frame (parabolic) precision,
@@ -27,9 +32,11 @@ music:
    clearly better (and on fewer than 32 beats), so four-to-the-floor stays 4. A given
    ``beats_per_bar`` skips the estimate.
 6. **Downbeats** -- each bar phase is scored by how much the harmony and the bass change across
-   its beats (chords and bass lines change on bar lines) and how little snare / clap energy it has
-   (backbeats fall on 2 and 4). A given ``downbeat`` time fixes the phase instead: the beat
-   nearest to it is a downbeat.
+   its beats (chords and bass lines change on bar lines), how little snare / clap energy it has
+   (backbeats fall on 2 and 4) and the network's downbeat activation (weighted by its trust); a
+   Viterbi pass over the bar positions lets the phase move where a beat was added or lost. A
+   given ``beats_per_bar`` keeps one phase for the whole track; a given ``downbeat`` time fixes
+   the phase: the beat nearest to it is a downbeat.
 
 A tempo range that excludes the music's own tempo gives the best-supported tempo inside the range
 and a :class:`TempoRangeWarning` (never an empty grid without a word).
@@ -290,7 +297,7 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / s if s > 1e-9 else np.zeros_like(x)
 
 
-def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, np.ndarray]:
+def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, Any]:
     """Beat-synchronous features for meter and downbeats, one row per beat.
 
     Parameters
@@ -308,7 +315,9 @@ def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, np.ndarray
         ``rhythm`` ``(n, 16)``: low / mid / high band and full onset strength at the 4 sixteenths
         of each beat; ``change`` and ``chroma_change`` ``(n,)``: spectral and chroma change from
         the previous beat; ``low`` and ``mid`` ``(n,)``: low-band (kick, bass) and mid-band
-        (snare, clap) onset strength at each beat.
+        (snare, clap) onset strength at each beat; ``net_down`` ``(n,)``: the learned downbeat
+        activation at each beat; ``net_trust`` (a float in ``[0, 1]``): how far the network is
+        trusted on this audio (:func:`technob_fx.stages.beatnet.trust`).
     """
     from ..core.frontend import mel_centres
 
@@ -383,7 +392,7 @@ def _explained(x: np.ndarray, m: int, win: int = 24, hop: int = 6) -> float:
     return float(np.mean(vals)) if vals else 0.0
 
 
-def meter_evidence(feats: dict[str, np.ndarray]) -> float:
+def meter_evidence(feats: dict[str, Any]) -> float:
     """Evidence for 3 beats per bar against 4 (:func:`beat_features` in); > 0 favours 3."""
     out = 0.0
     for name in ("spec", "chroma", "rhythm", "low", "change", "chroma_change"):
@@ -416,7 +425,7 @@ def estimate_meter(frontend: Frontend, beats: np.ndarray, threshold: float = MET
     return 3 if meter_evidence(beat_features(frontend, beats)) > threshold else 4
 
 
-def _downbeat_score(feats: dict[str, np.ndarray], beats_per_bar: int) -> np.ndarray:
+def _downbeat_score(feats: dict[str, Any], beats_per_bar: int) -> np.ndarray:
     """How much each beat looks like the first of a bar (z-scored features), ``(n,)``."""
     net = NET_DOWNBEAT_WEIGHT * feats["net_trust"] * _z(feats["net_down"])
     if beats_per_bar == 3:
