@@ -4,11 +4,9 @@ Techno is 4/4 over a steady kick, and the tracker exploits it while staying reas
 music:
 
 1. **Onset signal** -- the front-end's log-mel flux, with the low band (< 200 Hz, the kick) weighted
-   up, at 86 frames per second (:data:`technob_fx.core.frontend.FPS`), plus the beat activation of
-   a small learned network (:mod:`technob_fx.stages.beatnet`, trained on music rendered in code
-   with exact labels). The network's weight follows its own confidence on the audio
-   (:func:`technob_fx.stages.beatnet.trust`): full on music like its training set, none where it is
-   unsure (much real, acoustic music), so there the hand-made signal decides alone.
+   up, at 86 frames per second (:data:`technob_fx.core.frontend.FPS`). (The learned activation of
+   :mod:`technob_fx.stages.beatnet` is *not* added here: on a real drum-and-bass recording it
+   marked the off-beats with confidence 0.93-0.97; it only settles the tempo octave, step 2.)
 2. **Tempo** -- a comb over the autocorrelation of the onset signal (lags 1-4 x the period, so the
    whole metrical hierarchy votes), evaluated every 0.05 BPM inside ``[min_bpm, max_bpm]``, times a
    log-normal prior centred on ``prior_bpm``, which breaks octave ties; a double tempo loses on
@@ -32,9 +30,8 @@ music:
    clearly better (and on fewer than 32 beats), so four-to-the-floor stays 4. A given
    ``beats_per_bar`` skips the estimate.
 6. **Downbeats** -- each bar phase is scored by how much the harmony and the bass change across
-   its beats (chords and bass lines change on bar lines), how little snare / clap energy it has
-   (backbeats fall on 2 and 4) and the network's downbeat activation (weighted by its trust); a
-   Viterbi pass over the bar positions lets the phase move where a beat was added or lost. A
+   its beats (chords and bass lines change on bar lines) and how little snare / clap energy it has
+   (backbeats fall on 2 and 4); a Viterbi pass over the bar positions lets the phase move where a beat was added or lost. A
    given ``beats_per_bar`` keeps one phase for the whole track; a given ``downbeat`` time fixes
    the phase: the beat nearest to it is a downbeat.
 
@@ -82,27 +79,20 @@ EXTEND_MIN_ONSET = 0.15
 EXTEND_MIN_RATIO = 1.5
 #: Fewer beats than this are too few to tell 3 from 4: the meter is 4.
 METER_MIN_BEATS = 32
-#: Weight of the learned beat activation (:mod:`technob_fx.stages.beatnet`) in the onset signal
-#: (the hand-made onset signal is scaled to a 95th percentile of 1; the activation is a probability).
-NET_BEAT_WEIGHT = 6.0
 #: The tempo is doubled when the learned activation (trusted at least this much) repeats at half
 #: the period at least this strongly (x its autocorrelation at the period): :func:`_net_octave`.
 NET_OCTAVE_TRUST = 0.5
 NET_OCTAVE_RATIO = 0.5
-#: Weight of the learned downbeat activation (z-scored, at each beat) in the bar-phase evidence.
-NET_DOWNBEAT_WEIGHT = 3.0
 
 
 class TempoRangeWarning(TechnobWarning):
     """The tempo range excludes the music's strongest tempo (the grid is the best one inside it)."""
 
 
-def onset_signal(frontend: Frontend) -> np.ndarray:
-    """Hand-made onset signal: full-band log-mel flux plus the low (kick) band, ``(n_frames,)``.
+def beat_onset_signal(frontend: Frontend) -> np.ndarray:
+    """Onset signal used for beat tracking: full-band flux plus the low (kick) band, ``(n_frames,)``.
 
     Normalised so that its 95th percentile is 1 (all zeros for silence). Cached on the front-end.
-    It says where sound starts, nothing more: the tracker takes its support beats and the extent
-    of the grid from it.
     """
 
     def compute() -> np.ndarray:
@@ -113,27 +103,6 @@ def onset_signal(frontend: Frontend) -> np.ndarray:
         if not np.isfinite(ref) or ref <= 1e-6:
             return np.zeros_like(o)
         o = o / ref
-        o.setflags(write=False)
-        return o
-
-    return frontend.get("onset_signal", compute)
-
-
-def beat_onset_signal(frontend: Frontend) -> np.ndarray:
-    """Signal the tempo and the beat sequence are tracked on, ``(n_frames,)``: the hand-made
-    :func:`onset_signal` plus :data:`NET_BEAT_WEIGHT` x the learned beat activation
-    (:func:`technob_fx.stages.beatnet.beat_activation`), scaled to a 95th percentile of 1 (all zeros
-    for silence). Cached on the front-end.
-    """
-
-    def compute() -> np.ndarray:
-        o = onset_signal(frontend)
-        if not np.any(o > 0):
-            return o
-        w = NET_BEAT_WEIGHT * trust(frontend)
-        if w > 0:
-            o = o + w * beat_activation(frontend)[0]
-            o = o / float(np.percentile(o, 95))
         o.setflags(write=False)
         return o
 
@@ -297,7 +266,7 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / s if s > 1e-9 else np.zeros_like(x)
 
 
-def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, Any]:
+def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, np.ndarray]:
     """Beat-synchronous features for meter and downbeats, one row per beat.
 
     Parameters
@@ -315,9 +284,7 @@ def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, Any]:
         ``rhythm`` ``(n, 16)``: low / mid / high band and full onset strength at the 4 sixteenths
         of each beat; ``change`` and ``chroma_change`` ``(n,)``: spectral and chroma change from
         the previous beat; ``low`` and ``mid`` ``(n,)``: low-band (kick, bass) and mid-band
-        (snare, clap) onset strength at each beat; ``net_down`` ``(n,)``: the learned downbeat
-        activation at each beat; ``net_trust`` (a float in ``[0, 1]``): how far the network is
-        trusted on this audio (:func:`technob_fx.stages.beatnet.trust`).
+        (snare, clap) onset strength at each beat.
     """
     from ..core.frontend import mel_centres
 
@@ -357,10 +324,8 @@ def beat_features(frontend: Frontend, beats: np.ndarray) -> dict[str, Any]:
     t = beats[:, None] + (period / fps) * np.arange(4)[None] / 4
     peak = _peak_near(allb, t, fps)  # (4 bands, n, 4)
     rhythm = np.concatenate(list(peak), axis=1)
-    net_down = _peak_near(beat_activation(frontend)[1].astype(np.float64), beats, fps)
     return {"spec": spec, "chroma": cv, "rhythm": rhythm, "change": change, "chroma_change": cchange,
-            "low": peak[0][:, 0], "mid": peak[1][:, 0], "net_down": net_down,
-            "net_trust": trust(frontend)}
+            "low": peak[0][:, 0], "mid": peak[1][:, 0]}
 
 
 def _explained(x: np.ndarray, m: int, win: int = 24, hop: int = 6) -> float:
@@ -392,7 +357,7 @@ def _explained(x: np.ndarray, m: int, win: int = 24, hop: int = 6) -> float:
     return float(np.mean(vals)) if vals else 0.0
 
 
-def meter_evidence(feats: dict[str, Any]) -> float:
+def meter_evidence(feats: dict[str, np.ndarray]) -> float:
     """Evidence for 3 beats per bar against 4 (:func:`beat_features` in); > 0 favours 3."""
     out = 0.0
     for name in ("spec", "chroma", "rhythm", "low", "change", "chroma_change"):
@@ -425,14 +390,13 @@ def estimate_meter(frontend: Frontend, beats: np.ndarray, threshold: float = MET
     return 3 if meter_evidence(beat_features(frontend, beats)) > threshold else 4
 
 
-def _downbeat_score(feats: dict[str, Any], beats_per_bar: int) -> np.ndarray:
+def _downbeat_score(feats: dict[str, np.ndarray], beats_per_bar: int) -> np.ndarray:
     """How much each beat looks like the first of a bar (z-scored features), ``(n,)``."""
-    net = NET_DOWNBEAT_WEIGHT * feats["net_trust"] * _z(feats["net_down"])
     if beats_per_bar == 3:
         # in 3 the bass note on 1 (oom-pah-pah) and the chord change are the clearest marks
-        return _z(feats["change"]) + _z(feats["chroma_change"]) + _z(feats["low"]) + net
+        return _z(feats["change"]) + _z(feats["chroma_change"]) + _z(feats["low"])
     # harmony changes on bar lines, a bass note or kick starts the bar, backbeats (2 and 4) are snares
-    return _z(feats["change"]) - 0.5 * _z(feats["mid"]) + 0.5 * _z(feats["low"]) + net
+    return _z(feats["change"]) - 0.5 * _z(feats["mid"]) + 0.5 * _z(feats["low"])
 
 
 def _bar_positions(score: np.ndarray, beats_per_bar: int, switch: float = DOWNBEAT_SWITCH_COST) -> np.ndarray:
@@ -605,10 +569,6 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     height = np.empty(dp.size)
     for k, f in enumerate(dp):
         pos[k], height[k] = _refine_peak(onset, float(f), radius)
-    # support beats: the tracked beats that sit on a clear onset of the sound itself (the learned
-    # activation alone may go on marking beats in a reverb tail or a free intro)
-    hand = onset_signal(fe)
-    height = _peak_near(hand, pos / fps, fps)
     ref = float(np.percentile(height, 90))
     strong = height >= 0.3 * ref
     if strong.sum() < 4:
@@ -662,7 +622,7 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     pre = beats[0] - p0 * np.arange(max(0, n_pre), 0, -1)
     post = beats[-1] + p1 * np.arange(1, max(0, n_post) + 1)
     # back only as far as the onsets still follow the grid (not into a free, tempo-less intro)
-    pre = pre[pre.size - _pulsed_extent(hand, fps, pre[::-1], p0):]
+    pre = pre[pre.size - _pulsed_extent(onset, fps, pre[::-1], p0):]
     beats = np.concatenate([pre, beats, post])
     beats = beats[(beats >= -0.05) & (beats <= fe.duration)]
     beats = np.maximum(beats, 0.0)
