@@ -31,9 +31,9 @@ music:
    ``beats_per_bar`` skips the estimate.
 6. **Downbeats** -- each bar phase is scored by how much the harmony and the bass change across
    its beats (chords and bass lines change on bar lines) and how little snare / clap energy it has
-   (backbeats fall on 2 and 4); a Viterbi pass over the bar positions lets the phase move where a beat was added or lost. A
-   given ``beats_per_bar`` keeps one phase for the whole track; a given ``downbeat`` time fixes
-   the phase: the beat nearest to it is a downbeat.
+   (backbeats fall on 2 and 4); a Viterbi pass over the bar positions lets the phase move where a
+   beat was added or lost. A given ``beats_per_bar`` keeps one phase for the whole track; a given
+   ``downbeat`` time fixes the phase: the beat nearest to it is a downbeat.
 
 A tempo range that excludes the music's own tempo gives the best-supported tempo inside the range
 and a :class:`TempoRangeWarning` (never an empty grid without a word).
@@ -500,7 +500,7 @@ def track_beats(
     return BeatGrid(grid.beats.copy(), grid.downbeats.copy(), grid.tempo, grid.beats_per_bar)
 
 
-def _net_octave(fe: Frontend, bpm: float, max_bpm: float) -> float:
+def _net_octave(fe: Frontend, bpm: float, max_bpm: float, n_frames: int) -> float:
     """``2 x bpm`` when the learned beat activation, where it is trusted, marks the half beats as
     beats too (half-time drums over a fast pulse: drum and bass, dubstep at full tempo); else ``bpm``.
 
@@ -508,14 +508,11 @@ def _net_octave(fe: Frontend, bpm: float, max_bpm: float) -> float:
     is high only when the pulse is twice as fast; the hand-made onset signal cannot tell this
     (eighth notes fill every half beat).
     """
-    w = trust(fe)
-    if w < NET_OCTAVE_TRUST or 2 * bpm > max_bpm:
+    lag = 60.0 * fe.fps / bpm
+    # the cheap tests first: the network runs only where a doubled tempo could be the answer
+    if 2 * bpm > max_bpm or n_frames < 4 * lag or trust(fe) < NET_OCTAVE_TRUST:
         return bpm
-    fps = fe.fps
     act = beat_activation(fe)[0].astype(np.float64)
-    lag = 60.0 * fps / bpm
-    if act.size < 4 * lag:
-        return bpm
     ac = _autocorr(act, int(lag) + 2)
     full = float(np.interp(lag, np.arange(ac.size), ac))
     half = float(np.interp(lag / 2, np.arange(ac.size), ac))
@@ -555,7 +552,7 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
             salience = threshold
     if bpm0 <= 0 or salience < threshold:
         return empty, ""
-    bpm0 = _net_octave(fe, bpm0, max_bpm)
+    bpm0 = _net_octave(fe, bpm0, max_bpm, onset.size)
     period = 60.0 * fps / bpm0
     dp = _dp_beats(onset, period)
     if dp.size < 4:
