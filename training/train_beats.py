@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.datasets import cache_root
 from technob_fx.core.frontend import FPS, Frontend
 from technob_fx.stages.beatnet import N_BANDS, WEIGHTS, features
 from technob_fx.synth import traps
@@ -126,7 +127,7 @@ def render(i: int, n_other_every: int = 5) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("TECHNOB_CACHE", Path.home() / ".cache" / "technob")) / f"beat_train-v{DATA_VERSION}"
+    return cache_root() / f"beat_train-v{DATA_VERSION}"
 
 
 def _render_cached(i: int) -> Path:
