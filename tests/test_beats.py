@@ -9,7 +9,14 @@ import pytest
 from technob_fx.core.errors import ParameterError
 from technob_fx.core.frontend import Frontend
 from technob_fx.core.results import BeatGrid
-from technob_fx.stages.beats import BeatTracker, estimate_tempo, track_beats
+from technob_fx.stages.beats import (
+    BeatTracker,
+    bar_novelty,
+    estimate_tempo,
+    local_period,
+    steady_line,
+    track_beats,
+)
 from technob_fx.synth import synth_techno
 
 STRUCT = (("intro", 2), ("drop", 4), ("breakdown", 4), ("drop", 4), ("outro", 2))
@@ -286,10 +293,12 @@ def test_pulsed_extent_stops_at_free_onsets():
 
 
 @pytest.mark.slow
-def test_techno_traps_tempo_meter_and_beats():
-    """Every techno trap, 30 s, seed 4 (neither the benchmark's fixtures, seed 0, nor the beat
-    network's training music): the tempo (drum and bass at 174, not 87), the meter, and the beats
-    of every trap but broken_kick (below)."""
+@pytest.mark.parametrize("seed", [4, 5])
+def test_techno_traps_tempo_meter_and_beats(seed):
+    """Every techno trap, 30 s, seeds 4 and 5 (neither the benchmark's fixtures, seed 0, nor the
+    beat network's training music): the tempo (drum and bass at 174, not 87), the meter, and the
+    beats of every trap but broken_kick (below). On seed 5 phrygian_145's drop used to slip a
+    sixteenth onto the bass line (beat F 0.75): the steady-tempo line holds it."""
     from benchmarks.bench_accuracy import offbeat_bars
     from technob_fx.synth.traps import make_trap, trap_names
 
@@ -297,14 +306,65 @@ def test_techno_traps_tempo_meter_and_beats():
     for name in trap_names(techno=True):
         if name == "broken_kick":
             continue
-        audio, truth = make_trap(name, seed=4, duration=30)
+        audio, truth = make_trap(name, seed=seed, duration=30)
         grid = track_beats(audio, truth.sample_rate)
         f_beat.append(mir_eval.beat.f_measure(truth.beats, grid.beats))
         assert abs(grid.tempo / truth.tempo - 1) < 0.04, (name, grid.tempo, truth.tempo)
         assert grid.beats_per_bar == 4, name
-        assert f_beat[-1] >= 0.74, (name, f_beat[-1])  # phrygian_145: a 16th early after the build
+        assert f_beat[-1] >= 0.95, (name, f_beat[-1])
         assert offbeat_bars(truth.beats, grid.beats, 4) <= 2, name
-    assert np.mean(f_beat) >= 0.97, np.round(f_beat, 2)
+    assert np.mean(f_beat) >= 0.98, np.round(f_beat, 2)
+
+
+def test_steady_line_holds_a_slipped_stretch_and_leaves_tempo_changes():
+    """One tempo with a stretch a sixteenth early: the line of the rest; a ritardando, a tempo
+    change after 60 % of the track, or too few beats: None."""
+    rng = np.random.default_rng(1)
+    idx = np.arange(80)
+    period = 60 / 145
+    t = 0.3 + period * idx + rng.normal(0, 0.003, idx.size)
+    t[50:] -= period / 4  # the drop slipped onto the bass' sixteenths
+    line = steady_line(t, idx)
+    assert line is not None
+    assert abs(line[1] - period) < 1e-3 and abs(line[0] - 0.3) < 0.01
+    rit = 0.3 + np.cumsum(period * (1 + 0.004 * np.maximum(idx - 20, 0)))
+    assert steady_line(rit, idx) is None
+    change = np.where(idx < 48, 0.3 + period * idx, 0.3 + period * 48 + 60 / 150 * (idx - 48))
+    assert steady_line(change, idx) is None
+    assert steady_line(t[:10], idx[:10]) is None
+
+
+def test_local_period_follows_a_ramp_and_holds_a_steady_pulse():
+    """A click train whose tempo ramps 135 -> 125 BPM gets a falling local period; a steady one
+    its own period everywhere."""
+    fps = 86.1328125
+    n = int(60 * fps)
+
+    def clicks(bpm_of_t):
+        o = np.zeros(n)
+        t = 0.0
+        while t * fps < n - 1:
+            o[int(t * fps)] = 1.0
+            t += 60.0 / bpm_of_t(t)
+        return o
+
+    steady = local_period(clicks(lambda t: 128.0), fps, 60 * fps / 128)
+    assert np.allclose(steady, 60 * fps / 128, rtol=0.01)
+    ramp = local_period(clicks(lambda t: 135.0 - 10.0 * t / 60), fps, 60 * fps / 130)
+    bpm = 60 * fps / ramp
+    assert abs(bpm[int(8 * fps)] - 133.7) < 1.5 and abs(bpm[int(52 * fps)] - 126.3) < 1.5
+    assert np.all(np.diff(ramp) >= -1e-9)
+
+
+def test_bar_novelty_peaks_where_a_bar_pattern_changes():
+    """Beat spectra that repeat every 4 beats and change at beat 16: the peak is at 16."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (4, 8)), rng.normal(0, 1, (4, 8))
+    spec = np.vstack([np.tile(a, (4, 1)), np.tile(b, (4, 1))])
+    nov = bar_novelty(spec, 4)
+    assert nov.shape == (32,)
+    assert int(np.argmax(nov)) == 16
+    assert np.allclose(nov[4:13], 0.0) and np.allclose(nov[20:29], 0.0)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 10, open: broken kick patterns put the grid on the off-beat")
