@@ -815,9 +815,13 @@ def steady_line(times: np.ndarray, index: np.ndarray) -> tuple[float, float] | N
     slopes = (t[j] - t[i]) / (idx[j] - idx[i])
     icpts = t[i] - slopes * idx[i]
     # a soft count (1 on the line, 0 at STEADY_TOL / 2) prefers the tight line to a tilted one
-    # that grazes two clusters
-    res = np.abs(t[None, :] - icpts[:, None] - slopes[:, None] * idx[None, :])
-    best = int(np.argmax(np.clip(1.0 - res / (0.5 * STEADY_TOL), 0.0, None).sum(axis=1)))
+    # that grazes two clusters; 100 candidate lines at a time keeps memory flat on a long mix
+    votes = np.concatenate([
+        np.clip(1.0 - np.abs(t[None, :] - icpts[c, None] - slopes[c, None] * idx[None, :]) / (0.5 * STEADY_TOL),
+                0.0, None).sum(axis=1)
+        for c in np.array_split(np.arange(slopes.size), max(1, slopes.size // 100))
+    ])
+    best = int(np.argmax(votes))
     inl = np.abs(t - icpts[best] - slopes[best] * idx) < STEADY_TOL
     if inl.sum() < max(8, STEADY_ON_LINE * t.size):
         return None
