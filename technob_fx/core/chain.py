@@ -59,6 +59,16 @@ def as_step(element: Element, name: str = "") -> Step:
     )
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """One element of a chain: its unique name, the object the user put in, and what runs it
+    (:func:`as_step`: the element itself, or a node around a pedalboard plugin)."""
+
+    name: str
+    element: Element
+    step: Step
+
+
 @dataclass
 class ChainOutput:
     """What one :meth:`Chain.run` or :meth:`Chain.process_file` produced.
@@ -115,9 +125,7 @@ class Chain:
     name = "chain"
 
     def __init__(self, elements: Iterable[Element] = (), names: Iterable[str] | None = None) -> None:
-        self._elements: list[Element] = []
-        self._steps: list[Step] = []  # what runs each element (as_step)
-        self._names: list[str] = []
+        self._slots: list[_Slot] = []
         self._warned: set[tuple[str, str, float]] = set()  # Nyquist clamps reported
         self._groups: list[tuple[str, list[int], Any]] | None = None
         self.lock = threading.RLock()
@@ -132,13 +140,13 @@ class Chain:
 
     def _unique(self, base: str) -> str:
         name, k = base, 2
-        while name in self._names:
+        while name in self.names:
             name, k = f"{base}_{k}", k + 1
         return name
 
     def append(self, element: Element, name: str | None = None) -> None:
         """Add an element at the end."""
-        self.insert(len(self._elements), element, name)
+        self.insert(len(self._slots), element, name)
 
     def insert(self, index: int, element: Element, name: str | None = None) -> None:
         """Insert an element before ``index``.
@@ -149,55 +157,52 @@ class Chain:
         if is_plugin(element):
             element = adopt_plugin(element, name or default_name(element))
         step = as_step(element)
-        if name is not None and name in self._names:
+        if name is not None and name in self.names:
             raise TechnobError(f"duplicate element name {name!r} in chain")
         uname = self._unique(name or step.name)
         step.name = uname
         with self.lock:
-            self._elements.insert(index, element)
-            self._steps.insert(index, step)
-            self._names.insert(index, uname)
+            self._slots.insert(index, _Slot(uname, element, step))
             self._groups = None
 
     def remove(self, key: int | str) -> Element:
         """Remove and return an element by index or name."""
         i = self.index(key)
         with self.lock:
-            self._names.pop(i)
-            self._steps.pop(i)
             self._groups = None
-            return self._elements.pop(i)
+            return self._slots.pop(i).element
 
     def index(self, key: int | str) -> int:
         """Position of an element given by index or name."""
         if isinstance(key, int):
-            if not -len(self._elements) <= key < len(self._elements):
+            if not -len(self._slots) <= key < len(self._slots):
                 raise IndexError(f"chain has {len(self)} elements; no index {key}")
-            return key % len(self._elements)
+            return key % len(self._slots)
+        names = self.names
         try:
-            return self._names.index(key)
+            return names.index(key)
         except ValueError:
             raise ParameterError(
-                f"no element named {key!r} in chain; elements: {', '.join(self._names) or 'none'}"
+                f"no element named {key!r} in chain; elements: {', '.join(names) or 'none'}"
             ) from None
 
     def __getitem__(self, key: int | str) -> Element:
-        return self._elements[self.index(key)]
+        return self._slots[self.index(key)].element
 
     def __len__(self) -> int:
-        return len(self._elements)
+        return len(self._slots)
 
     def __iter__(self) -> Iterator[Element]:
-        return iter(list(self._elements))
+        return iter([s.element for s in self._slots])
 
     @property
     def names(self) -> list[str]:
         """Element names in order."""
-        return list(self._names)
+        return [s.name for s in self._slots]
 
     def items(self) -> list[tuple[str, Element]]:
         """``(name, element)`` pairs in order."""
-        return list(zip(self._names, self._elements, strict=True))
+        return [(s.name, s.element) for s in self._slots]
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={type(e).__name__}" for n, e in self.items())
@@ -209,9 +214,9 @@ class Chain:
     def parameters(self) -> dict[str, ParameterSpec | Any]:
         """Every settable parameter as ``"element.param"`` -> spec (nodes) or current value."""
         out: dict[str, Any] = {}
-        for name, step in zip(self._names, self._steps, strict=True):
-            for key, spec in step.parameters.items():
-                out[f"{name}.{key}"] = spec
+        for slot in self._slots:
+            for key, spec in slot.step.parameters.items():
+                out[f"{slot.name}.{key}"] = spec
         return out
 
     def set_parameter(self, path: str, value: Any) -> None:
@@ -225,7 +230,7 @@ class Chain:
         if "." not in path:
             raise ParameterError(f"parameter {path!r} must be written element.param")
         name, key = path.split(".", 1)
-        step = self._steps[self.index(name)]
+        step = self._slots[self.index(name)].step
         with self.lock:
             step.set_parameter(key, value)
 
@@ -234,7 +239,7 @@ class Chain:
         if "." not in path:
             raise ParameterError(f"parameter {path!r} must be written element.param")
         name, key = path.split(".", 1)
-        return self._steps[self.index(name)].get_parameter(key)
+        return self._slots[self.index(name)].step.get_parameter(key)
 
     # -- processing ---------------------------------------------------------------------------
 
@@ -250,28 +255,29 @@ class Chain:
 
         def flush() -> None:
             if len(run) == 1:
-                groups.append((self._names[run[0]], list(run), self._steps[run[0]]))
+                slot = self._slots[run[0]]
+                groups.append((slot.name, list(run), slot.step))
             elif run:
-                name = "+".join(self._names[j] for j in run)
-                members = [(self._names[j], self._elements[j]) for j in run]
+                name = "+".join(self._slots[j].name for j in run)
+                members = [(self._slots[j].name, self._slots[j].element) for j in run]
                 native = pedalboard.Pedalboard([p for _, p in members])
                 groups.append((name, list(run), PluginNode(native, name, members)))
             run.clear()
 
-        for i, step in enumerate(self._steps):
-            if isinstance(step, PluginNode):
+        for i, slot in enumerate(self._slots):
+            if isinstance(slot.step, PluginNode):
                 run.append(i)
             else:
                 flush()
-                groups.append((self._names[i], [i], step))
+                groups.append((slot.name, [i], slot.step))
         flush()
         self._groups = groups
         return groups
 
     def reset(self) -> None:
         """Clear the state of every element (pedalboard plugins included)."""
-        for step in self._steps:
-            step.reset()
+        for slot in self._slots:
+            slot.step.reset()
         self.results = {}
         self.timings = {}
 
@@ -353,7 +359,7 @@ class Chain:
 
         pedalboard plugins compensate their own latency and count as 0.
         """
-        return sum(int(step.latency) for step in self._steps)
+        return sum(int(slot.step.latency) for slot in self._slots)
 
     def finalize(self, provided: dict[str, Any] | None = None) -> dict[str, Any]:
         """End a stream: compute the results of analyzers fed with ``reset=False`` blocks.
@@ -363,8 +369,8 @@ class Chain:
         """
         with self.lock:
             run = ChainRun(self.results, {} if provided is None else provided, None, self._warned)
-            for name, step in zip(self._names, self._steps, strict=True):
-                step._finish(name, run)
+            for slot in self._slots:
+                slot.step._finish(slot.name, run)
             return dict(self.results)
 
     # -- as an element of another chain ----------------------------------------------------------

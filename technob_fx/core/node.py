@@ -22,10 +22,12 @@ Two kinds of node:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_type_hints
@@ -621,22 +623,25 @@ class AnalyzerNode(Node):
             from .frontend import Frontend
 
             run.frontend = Frontend(audio, sample_rate)
-        self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
-        try:
+        with self._inputs_from(run):
             out = self._checked(audio, sample_rate, buffer_size, reset, run.frontend)
-        finally:
-            self.inputs = {}
         self._keep(name, self.result, run)
         return out
 
     def _finish(self, name: str, run: ChainRun) -> None:
         """The end of a stream in a chain: :meth:`finalize` with the earlier results it needs."""
+        with self._inputs_from(run):
+            result = self.finalize()
+        self._keep(name, result, run)
+
+    @contextlib.contextmanager
+    def _inputs_from(self, run: ChainRun) -> Iterator[None]:
+        """``self.inputs`` = the earlier results this analyzer needs, for the duration of a call."""
         self.inputs = {k: run.provided[k] for k in self.needs if k in run.provided}
         try:
-            result = self.finalize()
+            yield
         finally:
             self.inputs = {}
-        self._keep(name, result, run)
 
     def _keep(self, name: str, result: Any, run: ChainRun) -> None:
         if result is not None:
