@@ -334,6 +334,23 @@ def test_steady_line_holds_a_slipped_stretch_and_leaves_tempo_changes():
     assert steady_line(t[:10], idx[:10]) is None
 
 
+def test_best_sixteenth_weighs_the_whole_track():
+    """A steady line a sixteenth early everywhere moves onto the kicks; one on the kicks stays
+    there although a longer drop has bass notes a sixteenth before each kick a little stronger
+    than the kicks (phrygian_145 at full length slipped onto them for most of the track)."""
+    from technob_fx.stages.beats import _best_sixteenth
+
+    fps, period = 86.1328125, 60 / 145
+    n_beats = 300
+    onset = np.zeros(int((n_beats + 2) * period * fps))
+    kicks = 1.0 + period * np.arange(n_beats)
+    onset[np.round(kicks * fps).astype(int)] = np.where(np.arange(n_beats) < 64, 2.4, 0.86)
+    bass = kicks[64:] - period / 4
+    onset[np.round(bass * fps).astype(int)] = 1.08
+    assert _best_sixteenth(onset, fps, 1.0, period, 0, n_beats - 1) == 0.0
+    assert _best_sixteenth(onset, fps, 1.0 - period / 4, period, 0, n_beats - 1) == 0.25
+
+
 def test_local_period_follows_a_ramp_and_holds_a_steady_pulse():
     """A click train whose tempo ramps 135 -> 125 BPM gets a falling local period; a steady one
     its own period everywhere."""

@@ -114,6 +114,9 @@ LOCAL_TEMPO_STEP_COST = 40.0
 STEADY_TOL = 0.015
 STEADY_ON_LINE = 0.6
 STEADY_SHARE = 0.8
+#: A steady line moves to another sixteenth when the onsets on it are this many times those on
+#: the tracked one (:func:`_best_sixteenth`).
+SIXTEENTH_MARGIN = 1.1
 
 
 class TempoRangeWarning(TechnobWarning):
@@ -730,9 +733,11 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     t_hat, slope = _fit_grid(t_sup, idx, per)
     line = steady_line(t_sup, idx)
     if line is not None:
-        # one tempo from start to end (music made on a DAW's grid): the beats are the line, and a
-        # stretch where the programme slipped onto a bass line's sixteenths follows the rest
-        t_hat = line[0] + line[1] * idx
+        # one tempo from start to end (music made on a DAW's grid): the beats are the line, on the
+        # sixteenth that carries the most onset over the whole track, so a stretch where the
+        # programme slipped onto a bass line's sixteenths follows the rest
+        icpt = line[0] + line[1] * _best_sixteenth(onset, fps, line[0], line[1], int(idx[0]), int(idx[-1]))
+        t_hat = icpt + line[1] * idx
         slope = np.full(idx.size, line[1])
     from scipy.interpolate import CubicHermiteSpline
 
@@ -832,6 +837,16 @@ def steady_line(times: np.ndarray, index: np.ndarray) -> tuple[float, float] | N
     if np.mean(np.abs(r) < STEADY_TOL) < STEADY_ON_LINE or np.mean(on_grid) < STEADY_SHARE or period <= 0:
         return None
     return float(icpt), float(period)
+
+
+def _best_sixteenth(onset: np.ndarray, fps: float, icpt: float, period: float, first: int, last: int) -> float:
+    """Shift (in beats: 0, +-1/4 or 1/2) of the line ``icpt + period * k``, ``k = first..last``,
+    whose beats carry the most onset; 0 unless another carries :data:`SIXTEENTH_MARGIN` x more."""
+    k = np.arange(first, last + 1, dtype=np.float64)
+    shifts = (0.0, 0.25, -0.25, 0.5)
+    mass = [float(_peak_near(onset, icpt + period * (k + s), fps, radius=1).sum()) for s in shifts]
+    best = int(np.argmax(mass))
+    return shifts[best] if mass[best] > SIXTEENTH_MARGIN * mass[0] else 0.0
 
 
 def _peak_near(onset: np.ndarray, times: np.ndarray, fps: float, radius: int = 2) -> np.ndarray:
