@@ -334,6 +334,22 @@ def test_steady_line_holds_a_slipped_stretch_and_leaves_tempo_changes():
     assert steady_line(t[:10], idx[:10]) is None
 
 
+def test_steady_track_keeps_one_bar_phase(short_track):
+    """Music on one exact tempo (the synth's track) gets the steady line, and its bars one phase
+    from start to end: every fourth beat is a downbeat, no bar of 3 or 5 (the Viterbi moved the
+    phase inside acid_dorian's second drop, 27 bars on beat 4, before)."""
+    from technob_fx.stages.beats import steady_line
+
+    audio, truth, _ = short_track
+    grid = track_beats(audio, truth.sample_rate)
+    period = 60 / truth.tempo
+    line = steady_line(grid.beats, np.round((grid.beats - grid.beats[0]) / period).astype(int))
+    assert line is not None and abs(line[1] - period) < 1e-3
+    k0 = int(np.argmin(np.abs(grid.beats - grid.downbeats[0])))
+    np.testing.assert_array_equal(grid.downbeats, grid.beats[k0::4])
+    assert mir_eval.beat.f_measure(truth.downbeats, grid.downbeats) > 0.95
+
+
 def test_best_sixteenth_weighs_the_whole_track():
     """A steady line a sixteenth early everywhere moves onto the kicks; one on the kicks stays
     there although a longer drop has bass notes a sixteenth before each kick a little stronger

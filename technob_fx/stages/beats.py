@@ -35,8 +35,9 @@ music:
 6. **Downbeats** -- each bar phase is scored by how much the harmony and the bass change across
    its beats (chords and bass lines change on bar lines), how much the bar-long spectrum changes
    at its first beat (:func:`bar_novelty`: entries and drops start bars) and how little snare /
-   clap energy it has (backbeats fall on 2 and 4); a Viterbi pass over the bar positions lets the phase move where a
-   beat was added or lost. A given ``beats_per_bar`` keeps one phase for the whole track; a given
+   clap energy it has (backbeats fall on 2 and 4); a Viterbi pass over the bar positions lets
+   the phase move where a beat was added or lost. A given ``beats_per_bar``, or a steady tempo
+   (step 4: no beat was added or lost), keeps one phase for the whole track; a given
    ``downbeat`` time fixes the phase: the beat nearest to it is a downbeat.
 
 A tempo range that excludes the music's own tempo gives the best-supported tempo inside the range
@@ -771,8 +772,9 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     if downbeat is not None:
         downbeats = beats[_forced_phase(beats, bpb, float(downbeat))::bpb]
     elif beats.size >= 2 * bpb and bpb > 1:
-        # a meter the user gave is kept bar after bar: one phase for the whole track
-        switch = DOWNBEAT_SWITCH_COST if not beats_per_bar else np.inf
+        # a meter the user gave is kept bar after bar: one phase for the whole track; so is the
+        # bar of music on one exact tempo (steady_line), where no beat was added or lost
+        switch = DOWNBEAT_SWITCH_COST if not beats_per_bar and line is None else np.inf
         downbeats = beats[_bar_positions(_downbeat_score(feats, bpb), bpb, switch) == 0]
     else:
         downbeats = beats[::bpb]
