@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -ra
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check technob_fx bridge tests benchmarks
+	$(VENV)/bin/ruff check technob_fx bridge tests benchmarks training
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
