@@ -788,10 +788,10 @@ def steady_line(times: np.ndarray, index: np.ndarray) -> tuple[float, float] | N
     Music made on a DAW's grid has one exact tempo: its beats lie on a straight line of time
     against beat number. A robust line (RANSAC: of the lines through two beats at least 8 beats
     apart, the one most beats lie close to; then least squares on the beats within
-    :data:`STEADY_TOL` seconds of it) is kept
-    when at least :data:`STEADY_ON_LINE` of the beats lie on it and :data:`STEADY_SHARE` of them lie on it
-    or on its sixteenth-note grid (a stretch that slipped a sixteenth or an eighth keeps the
-    tempo; a ritardando, a ramp or a live band does not).
+    :data:`STEADY_TOL` seconds of it) is kept when at least :data:`STEADY_ON_LINE` of the beats
+    lie on it and :data:`STEADY_SHARE` of them lie on it or on its sixteenth-note grid (a stretch
+    that slipped a sixteenth or an eighth keeps the tempo; a ritardando, a ramp or a live band
+    does not).
 
     Parameters
     ----------
@@ -810,13 +810,15 @@ def steady_line(times: np.ndarray, index: np.ndarray) -> tuple[float, float] | N
     idx = np.asarray(index, np.float64)
     if t.size < 16:
         return None
-    # RANSAC: the line through two beats at least 8 beats apart that most beats lie on
-    i, j = np.triu_indices(t.size, 1)
+    # RANSAC: the line through two beats at least 8 beats apart that most beats lie on; all pairs
+    # of a short track, a fixed sample of a long one (an hour's 8000 beats have 32 M pairs)
+    if t.size <= 200:
+        i, j = np.triu_indices(t.size, 1)
+    else:
+        i, j = np.random.default_rng(0).integers(0, t.size, (2, 20000))
+        i, j = np.minimum(i, j), np.maximum(i, j)
     far = idx[j] - idx[i] >= 8
-    i, j = i[far], j[far]
-    if i.size > 2000:  # a fixed sample of pairs keeps a long track's cost flat
-        pick = np.random.default_rng(0).choice(i.size, 2000, replace=False)
-        i, j = i[pick], j[pick]
+    i, j = i[far][:2000], j[far][:2000]
     if i.size == 0:
         return None
     slopes = (t[j] - t[i]) / (idx[j] - idx[i])
