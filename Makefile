@@ -32,9 +32,11 @@ bench-deps: $(STAMP)
 	$(PIP) -e ".[test,bench]"
 	$(PIP) --no-deps basic-pitch==0.4.0
 
-# The recorded accuracy run: every group present, every peer, nothing from the cache.
+# The recorded accuracy runs: every group present, every peer, nothing from the cache; 30-second
+# fixtures (results/accuracy.*, about 4 min) and full-length ones (results/accuracy-full.*, 12 min).
 bench-accuracy: bench-deps
 	$(PY) -m benchmarks.datasets build
+	nice -n 10 $(PY) -m benchmarks.bench_accuracy --quick --no-cache
 	nice -n 10 $(PY) -m benchmarks.bench_accuracy --no-cache
 
 # Optional system programs: rubberband (pyrubberband engine), liblo-tools (a real OSC peer in

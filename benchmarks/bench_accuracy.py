@@ -42,8 +42,9 @@ Usage::
     python -m benchmarks.bench_accuracy --no-cache          # the recorded run (all groups, all systems)
     python -m benchmarks.bench_accuracy --quick --systems technob,madmom --groups fixtures,shared
 
-The recorded run writes ``benchmarks/results/accuracy.json`` and ``accuracy.md``; ``--quick``
-(30-second fixtures) writes ``accuracy-quick.*``. Peer outputs are cached under
+The recorded runs write ``benchmarks/results/accuracy.{json,md}`` with ``--quick`` (30-second
+fixtures, the figures the README quotes first) and ``accuracy-full.{json,md}`` without it
+(full-length fixtures; public and shared are the same files in both). Peer outputs are cached under
 ``<cache>/peer_outputs`` keyed by audio hash and peer version unless ``--no-cache``.
 
 Python API for tracker work (seconds on the quick fixtures once they are rendered)::
@@ -679,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_accuracy", description=__doc__.split("\n\n")[0])
     ap.add_argument("--groups", default=",".join(GROUPS), help="comma list of fixtures, public, shared")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma list of technob, madmom, essentia, librosa")
-    ap.add_argument("--quick", action="store_true", help="30-second fixtures; writes accuracy-quick.*")
+    ap.add_argument("--quick", action="store_true", help="30-second fixtures; writes accuracy.* (else accuracy-full.*)")
     ap.add_argument("--traps", default=None, help="comma list of fixture names (default: all)")
     ap.add_argument("--jobs", type=int, default=1, help="files in parallel (timings are cleanest with 1)")
     ap.add_argument("--no-cache", action="store_true", help="run every peer now (the recorded run)")
@@ -691,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"bench_accuracy: error: unknown group or system: {', '.join(bad)}", file=sys.stderr)
         return 2
-    stem = Path(args.out) if args.out else RESULTS / ("accuracy-quick" if args.quick else "accuracy")
+    stem = Path(args.out) if args.out else RESULTS / ("accuracy" if args.quick else "accuracy-full")
     stem.parent.mkdir(parents=True, exist_ok=True)
 
     def write(res: dict[str, Any]) -> None:
