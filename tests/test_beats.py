@@ -338,8 +338,6 @@ def test_steady_track_keeps_one_bar_phase(short_track):
     """Music on one exact tempo (the synth's track) gets the steady line, and its bars one phase
     from start to end: every fourth beat is a downbeat, no bar of 3 or 5 (the Viterbi moved the
     phase inside acid_dorian's second drop, 27 bars on beat 4, before)."""
-    from technob_fx.stages.beats import steady_line
-
     audio, truth, _ = short_track
     grid = track_beats(audio, truth.sample_rate)
     period = 60 / truth.tempo
