@@ -678,7 +678,7 @@ def evaluate(system: SystemFn, groups: tuple[str, ...] | list[str] = ("fixtures"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_accuracy", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--groups", default=",".join(GROUPS), help="comma list of fixtures, public, shared")
+    ap.add_argument("--groups", default=",".join(GROUPS), help="comma list of " + ", ".join(GROUPS))
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma list of technob, madmom, essentia, librosa")
     ap.add_argument("--quick", action="store_true", help="30-second fixtures; writes accuracy.* (else accuracy-full.*)")
     ap.add_argument("--traps", default=None, help="comma list of fixture names (default: all)")

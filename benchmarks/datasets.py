@@ -1,4 +1,4 @@
-"""Annotated audio for ``benchmarks/bench_accuracy.py``: three groups that are reported apart.
+"""Annotated audio for ``benchmarks/bench_accuracy.py``: groups that are reported apart.
 
 ``fixtures``
     The trap fixtures of :mod:`technob_fx.synth.traps`, with exact truth. Rendered once per
@@ -8,6 +8,11 @@
     ``../shared/data/annotated`` and the recordings of ``../shared/data/music`` whose tempo, key
     or meter is known from their own documentation (see :data:`SHARED`). Read in place, never
     copied.
+``loops`` and ``loops_train``
+    Real drum loops of ``../shared/data/samples`` (breakbeats, percussion; played by others),
+    repeated to 30 s: beats from the loop's length, a downbeat every 4 beats from its start
+    (:data:`LOOPS`). ``loops_train`` are the loops the beat network was trained on, reported apart
+    and not evidence of accuracy; ``loops`` were never trained on. Cached under ``<cache>/loops/``.
 ``public``
     Real annotated audio from the test resources of public repositories, never tuned on (only
     measured). Built into ``<cache>/annotated/<source>/`` from bare git mirrors by::
@@ -62,7 +67,7 @@ def _shared_root() -> Path:
 
 
 SHARED_DATA = _shared_root()
-GROUPS = ("fixtures", "public", "shared")
+GROUPS = ("fixtures", "public", "shared", "loops", "loops_train")
 
 
 def cache_root() -> Path:
@@ -229,6 +234,56 @@ SHARED: list[dict] = [
     {"name": "sweet_waltz", "file": "music/147793__setuniman__sweet-waltz-0i-22mi.hq.ogg", "beats_per_bar": 3,
      "provenance": {"meter": "title: a waltz (3/4)"}},
 ]
+
+
+#: Real drum loops of ``../shared/data/samples`` (Sonic Pi's CC0 pack, played and cut by others):
+#: name -> (beats per loop, in the beat network's training data). Each loop starts on a downbeat
+#: and lasts a whole number of beats (the pack cuts them to loop; the count is the one whose tempo
+#: a human would tap, 97-148 BPM). Loops whose start or count is unsure are left out: ``electric``,
+#: ``mehackit*``, ``tabla``, ``weirdo``, ``3d_printer``, ``drone``, the other Arovane beats.
+LOOPS: dict[str, tuple[int, bool]] = {
+    "loop_amen": (4, True), "loop_amen_full": (16, True), "loop_compus": (16, True), "loop_industrial": (2, True),
+    "loop_perc1": (4, True), "loop_perc2": (4, True), "loop_garzul": (16, True),
+    "loop_breakbeat": (4, False), "loop_mika": (16, False), "loop_safari": (16, False), "arovane_beat_a": (32, False),
+}
+#: Seconds a loop is repeated to.
+LOOP_SECONDS = 30.0
+
+
+def loop_tracks(root: Path = SHARED_DATA, *, trained: bool = False) -> list[Track]:
+    """Group ``loops`` (``trained=False``: loops the beat network never saw) or ``loops_train``
+    (the loops it was trained on; reported apart, not evidence of accuracy): each loop repeated to
+    :data:`LOOP_SECONDS`, beats every ``loop / n`` s, a downbeat every 4 beats from 0. The repeated
+    audio is cached as FLAC under ``<cache>/loops/`` (empty when the samples are absent)."""
+    import soundfile as sf
+
+    out = []
+    folder = cache_root() / "loops"
+    for name, (n, in_training) in LOOPS.items():
+        src = root / "samples" / f"{name}.flac"
+        if in_training != trained or not src.exists():
+            continue
+        info = sf.info(str(src))
+        loop = info.frames / info.samplerate
+        reps = int(np.ceil(LOOP_SECONDS / loop))
+        path = folder / f"{name}-x{reps}.flac"
+
+        def make(src: Path = src, path: Path = path, reps: int = reps) -> Path:
+            x, sr = sf.read(str(src), dtype="float32", always_2d=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.flac")
+            sf.write(str(tmp), np.tile(x, (reps, 1)), sr, subtype="PCM_24")
+            os.replace(tmp, path)
+            return path
+
+        beats = np.arange(reps * n) * loop / n
+        out.append(Track(name=name, group="loops_train" if trained else "loops", source="../shared/data/samples",
+                         path=path, beats=beats, downbeats=beats[::4], beats_per_bar=4, tempo=60.0 * n / loop,
+                         duration=reps * loop, make=make,
+                         provenance={"beats": f"loop length / {n} beats, repeated {reps} times",
+                                     "downbeats": "every 4 beats from the loop's start (assumed a downbeat)",
+                                     "training": "in the beat network's training data" if trained else "never trained on"}))
+    return out
 
 
 def _read_beats(text: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -449,6 +504,8 @@ def load_groups(groups: list[str] | tuple[str, ...] = GROUPS, *, quick: bool = F
             out[g] = shared_tracks()
         elif g == "public":
             out[g] = public_tracks()
+        elif g in ("loops", "loops_train"):
+            out[g] = loop_tracks(trained=g == "loops_train")
         else:
             raise ValueError(f"unknown group {g!r}; have {', '.join(GROUPS)}")
     return out

@@ -74,3 +74,22 @@ def test_trust_follows_the_networks_confidence():
     act[::40] = 0.5
     assert beatnet.confidence(act) == pytest.approx(0.5)
     assert beatnet.confidence(np.zeros(10)) == 0.0
+
+
+def test_shipped_activation_on_a_real_breakbeat_it_never_heard(shared_data):
+    """loop_breakbeat (real drums, not in the training loops): the beat activation is high on its
+    beats and low on its off-beats; the first, rendered-only weights had it the other way round
+    (0.00 on the beats, 0.98 on the off-beats)."""
+    from benchmarks.datasets import LOOPS
+    from technob_fx.core.io import read_audio
+
+    assert LOOPS["loop_breakbeat"] == (4, False)
+    audio, sr = read_audio(shared_data / "samples" / "loop_breakbeat.flac")
+    loop = audio.shape[1] / sr
+    reps = int(np.ceil(30 / loop))
+    act = beatnet.beat_activation(Frontend(np.tile(audio, (1, reps)), sr))[0]
+    beats = np.arange(4, reps * 4 - 1) * loop / 4
+    at = lambda t: act[np.clip(np.round(t * FPS).astype(int), 0, act.size - 1)]  # noqa: E731
+    on = np.max([at(beats + d / FPS) for d in (-1, 0, 1)], axis=0).mean()
+    off = np.max([at(beats + loop / 8 + d / FPS) for d in (-1, 0, 1)], axis=0).mean()
+    assert on > 0.7 and off < 0.3, (on, off)

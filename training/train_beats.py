@@ -1,10 +1,10 @@
 """Reproduce ``technob_fx/stages/models/beat_tcn.npz``: the beat/downbeat activation network.
 
-Everything comes from code in this repository: music is rendered by :mod:`technob_fx.synth.traps`
-with exact beat and downbeat labels, features by the same front-end the tracker uses
+Music is rendered by :mod:`technob_fx.synth.traps` with exact beat and downbeat labels, and real
+drum loops are laid under rendered music; features come from the same front-end the tracker uses
 (:func:`technob_fx.stages.beatnet.features`), and the network is trained with torch on the CPU.
 
-Training music (none of it is a benchmark file):
+Training music (no benchmark file; the loops group ``loops`` of the benchmark is never used):
 
 * **random techno** -- :class:`~technob_fx.synth.traps.TechnoSpec` drawn at random per track: tempo
   100-180 BPM, every kick / hat / clap / bass / stab design, four-to-the-floor, broken and half-time
@@ -13,11 +13,19 @@ Training music (none of it is a benchmark file):
   fixtures are fixed specs rendered with seed 0; these are other specs and seeds >= 1000.
 * **other music** -- the non-techno makers of :mod:`~technob_fx.synth.traps` (chorale, minuet,
   waltz, siciliano, Lo-Fi, trumpet) with seeds >= 1000 (the benchmark renders them with seed 0).
+* **real drum loops** (210 tracks) -- the 7 loops of :data:`benchmarks.datasets.LOOPS` marked for
+  training (Sonic Pi's CC0 sample pack: the amen break, percussion, garage and industrial loops;
+  ``../shared/data/samples``, or ``$TECHNOB_SAMPLES`` pointing at Sonic Pi's ``etc/samples``),
+  resampled to 0.8-1.3 x their tempo (the amen also to 160-178 BPM), repeated on the bars of a
+  random arrangement whose own drums are off or quiet, muted in its breakdowns and at random
+  (10 %). Without these loops the network put real breakbeats and a real drum-and-bass track on
+  their off-beats.
 
-Run (about 33 minutes on 2 CPU cores: 7.5 to render 500 tracks, 25 to train)::
+Run (about 36 minutes on 2 CPU cores: 7.5 to render 500 tracks, 3 for the loop tracks, 25 to
+train)::
 
     python -m training.train_beats            # render (cached), train, write the .npz
-    python -m training.train_beats --tracks 40 --minutes 2 --out /tmp/beat_tcn.npz   # a smoke run
+    python -m training.train_beats --tracks 40 --loop-tracks 14 --minutes 2 --out /tmp/beat_tcn.npz   # a smoke run
 
 The result depends on torch's CPU kernels and thread count, so a rerun gives a network of the same
 quality, not the same bytes.
@@ -36,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets import cache_root
+from benchmarks.datasets import LOOPS, cache_root
 from technob_fx.core.frontend import FPS, Frontend
 from technob_fx.stages.beatnet import N_BANDS, WEIGHTS, features
 from technob_fx.synth import traps
@@ -126,6 +134,82 @@ def render(i: int, n_other_every: int = 5) -> tuple[np.ndarray, np.ndarray, np.n
     return x, np.round(truth.beats * FPS).astype(np.int64), np.round(truth.downbeats * FPS).astype(np.int64)
 
 
+#: The real drum loops trained on (name -> beats per loop): :data:`benchmarks.datasets.LOOPS` marked
+#: for training. The others are the benchmark's ``loops`` group, never trained on.
+TRAIN_LOOPS = {name: n for name, (n, trained) in LOOPS.items() if trained}
+LOOP_DATA_VERSION = 2
+
+
+def samples_dir() -> Path:
+    """``$TECHNOB_SAMPLES``, else the shared data's ``samples`` folder (Sonic Pi's ``etc/samples``)."""
+    from benchmarks.datasets import SHARED_DATA
+
+    env = os.environ.get("TECHNOB_SAMPLES")
+    return Path(env) if env else SHARED_DATA / "samples"
+
+
+def render_loop_track(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Loop track ``i``: a real drum loop, resampled to a random tempo and repeated on the bars of
+    a random arrangement (drums of the arrangement off or quiet, loop muted in breakdowns and at
+    random), ``(features, beat frames, downbeat frames)`` as :func:`render`."""
+    from scipy.signal import resample
+
+    from technob_fx.core.io import read_audio
+
+    rng = np.random.default_rng([5000 + i, 11])
+    names = sorted(TRAIN_LOOPS)
+    name = names[i % len(names)]
+    n_beats = TRAIN_LOOPS[name]
+    loop, lsr = read_audio(samples_dir() / f"{name}.flac")[:2]
+    loop = loop.mean(axis=0)
+    native = 60.0 * n_beats / (loop.size / lsr)
+    bpm = float(np.clip(native * rng.uniform(0.8, 1.3), 80.0, 180.0))
+    if rng.random() < 0.3 and name.startswith("loop_amen"):
+        bpm = float(rng.uniform(160.0, 178.0))  # drum and bass
+    spec = random_spec(rng)
+    quiet = float(rng.choice([0.0, 0.0, rng.uniform(0.1, 0.4)]))
+    spec = traps.TechnoSpec(**{**spec.__dict__, "bpm": bpm, "kick_gain": spec.kick_gain * quiet, "clap_gain": spec.clap_gain * quiet,
+                                "hatc_gain": spec.hatc_gain * quiet, "hato_gain": spec.hato_gain * quiet, "swing": 0.5,
+                                "stops": (), "ambient_intro": 0.0})
+    audio, truth = traps.render_spec(spec, name=f"loop{i}", seed=5000 + i, sample_rate=SR)
+    length = int(round(n_beats * 60.0 / bpm * SR))
+    drum = resample(loop, int(round(loop.size * SR / lsr))).astype(np.float32)
+    drum = resample(drum, length).astype(np.float32)
+    beats = np.asarray(truth.beats)
+    first = int(np.argmin(np.abs(beats - truth.downbeats[0])))
+    mix = np.zeros(audio.shape[1], np.float32)
+    breakdown = [(seg.start, seg.end) for seg in truth.segments if seg.label == "breakdown"]
+    for k in range(first, beats.size, n_beats):
+        t = float(beats[k])
+        if rng.random() < 0.1 or any(a <= t < b for a, b in breakdown):
+            continue
+        s = int(round(t * SR))
+        e = min(mix.size, s + length)
+        mix[s:e] += drum[: e - s]
+    music_rms = float(np.sqrt(np.mean(audio**2)) + 1e-9)
+    drum_rms = float(np.sqrt(np.mean(mix**2)) + 1e-9)
+    out = audio + (mix * music_rms / drum_rms * rng.uniform(0.7, 2.0))[None]
+    out = out / max(1.0, float(np.abs(out).max()) / 0.98)
+    x = features(Frontend(out.astype(np.float32), SR).log_mel())
+    # beats before the first downbeat are real beats of the arrangement too
+    return x, np.round(beats * FPS).astype(np.int64), np.round(np.asarray(truth.downbeats) * FPS).astype(np.int64)
+
+
+def _loop_cache_dir() -> Path:
+    return cache_root() / f"beat_train-loops-v{LOOP_DATA_VERSION}"
+
+
+def _render_loop_cached(i: int) -> Path:
+    path = _loop_cache_dir() / f"{i:05d}.npz"
+    if not path.exists():
+        x, b, d = render_loop_track(i)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, x=x.astype(np.float16), beats=b, downbeats=d)
+        os.replace(tmp, path)
+    return path
+
+
 def _cache_dir() -> Path:
     return cache_root() / f"beat_train-v{DATA_VERSION}"
 
@@ -141,13 +225,13 @@ def _render_cached(i: int) -> Path:
     return path
 
 
-def build(n_tracks: int, jobs: int) -> list[Path]:
+def build(n_tracks: int, jobs: int, render=None) -> list[Path]:  # noqa: ANN001
     from concurrent.futures import ProcessPoolExecutor
 
     t0 = time.perf_counter()
     paths = []
     with ProcessPoolExecutor(jobs) as ex:
-        for k, p in enumerate(ex.map(_render_cached, range(n_tracks))):
+        for k, p in enumerate(ex.map(render or _render_cached, range(n_tracks))):
             paths.append(p)
             if (k + 1) % 20 == 0 or k + 1 == n_tracks:
                 print(f"  rendered {k + 1}/{n_tracks} ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -275,6 +359,7 @@ def train(paths: list[Path], minutes: float, seed: int, out: Path, crop: int = 3
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.train_beats", description=__doc__.split("\n\n")[0])
     ap.add_argument("--tracks", type=int, default=500, help="training tracks to render (cached)")
+    ap.add_argument("--loop-tracks", type=int, default=210, help="tracks built on real drum loops (cached; 0: none)")
     ap.add_argument("--minutes", type=float, default=25.0, help="training time budget, minutes")
     ap.add_argument("--jobs", type=int, default=2, help="rendering processes")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -287,10 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"rendering {args.tracks} tracks into {_cache_dir()}", flush=True)
     paths = build(args.tracks, args.jobs)
+    if args.loop_tracks:
+        print(f"rendering {args.loop_tracks} loop tracks into {_loop_cache_dir()} (loops from {samples_dir()})", flush=True)
+        paths += build(args.loop_tracks, args.jobs, _render_loop_cached)
     render_s = time.perf_counter() - t0
     print(f"training for {args.minutes:g} min", flush=True)
     info = train(paths, args.minutes, args.seed, args.out)
-    info.update(render_s=render_s, tracks=args.tracks, seed=args.seed, torch=torch.__version__,
+    info.update(render_s=render_s, tracks=args.tracks, loop_tracks=args.loop_tracks, seed=args.seed, torch=torch.__version__,
                 sha256=hashlib.sha256(args.out.read_bytes()).hexdigest())
     print(json.dumps(info, indent=1))
     return 0
