@@ -108,19 +108,6 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
     return out
 
 
-def _novelty(x: np.ndarray, w: int) -> np.ndarray:
-    """Distance between the mean rows of ``x`` over ``w`` bars before and after each bar line."""
-    nb = x.shape[0]
-    nov = np.zeros(nb + 1)
-    cs = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
-    for b in range(1, nb):
-        lo, hi = max(0, b - w), min(nb, b + w)
-        before = (cs[b] - cs[lo]) / (b - lo)
-        after = (cs[hi] - cs[b]) / (hi - b)
-        nov[b] = np.sqrt(np.mean((after - before) ** 2))
-    return nov
-
-
 # --------------------------------------------------------------------------------------------
 # Techno labeller: a left-to-right model over bars (Viterbi)
 # --------------------------------------------------------------------------------------------
