@@ -93,3 +93,18 @@ def test_shipped_activation_on_a_real_breakbeat_it_never_heard(shared_data):
     on = np.max([at(beats + d / FPS) for d in (-1, 0, 1)], axis=0).mean()
     off = np.max([at(beats + loop / 8 + d / FPS) for d in (-1, 0, 1)], axis=0).mean()
     assert on > 0.7 and off < 0.3, (on, off)
+
+
+def test_loop_training_track_labels_fall_on_the_loop(shared_data):
+    """A training track built on a real loop (the amen: its kick starts the loop) carries its
+    downbeat labels where the loop starts: the positive flux of the network's input is high there."""
+    from training.train_beats import TRAIN_LOOPS, render_loop_track
+
+    assert sorted(TRAIN_LOOPS)[0] == "loop_amen"
+    x, beats, downbeats = render_loop_track(0)
+    assert x.shape[0] == 2 * beatnet.N_BANDS and beats.size > 32 and set(downbeats) <= set(beats)
+    flux = x[beatnet.N_BANDS :].mean(axis=0)
+    starts = downbeats[downbeats < x.shape[1] - 2]
+    at = np.maximum.reduce([flux[np.clip(starts + d, 0, flux.size - 1)] for d in (-1, 0, 1)])
+    mid = np.maximum.reduce([flux[np.clip(starts + (beats[1] - beats[0]) // 2 + d, 0, flux.size - 1)] for d in (-1, 0, 1)])
+    assert np.median(at) > 1.5 * np.median(mid), (np.median(at), np.median(mid))

@@ -366,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
+    missing = [n for n in TRAIN_LOOPS if not (samples_dir() / f"{n}.flac").is_file()]
+    if args.loop_tracks and missing:
+        print(f"train_beats: error: drum loops {', '.join(missing)} not found in {samples_dir()} (set TECHNOB_SAMPLES to "
+              "Sonic Pi's etc/samples, or --loop-tracks 0 to train without them)", file=sys.stderr)
+        return 2
     import torch
 
     torch.set_num_threads(args.threads)
