@@ -820,7 +820,7 @@ def analyze(
     progress : callable, optional
         ``progress(fraction, message)``.
     min_bpm, max_bpm : float, optional
-        Tempo range of the beat tracker (defaults 70-180 BPM).
+        Tempo range of the beat tracker (defaults 55-180 BPM).
     frontend : Frontend, optional
         Shared front-end of ``audio`` (created when absent).
     notes : bool

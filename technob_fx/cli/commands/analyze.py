@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="audio file (wav, flac, mp3, ogg, aiff; never modified)")
     p.add_argument("-o", "--out-dir", type=Path, default=None,
                    help="folder for analysis.json and the arrays (default: IN's name + '.analysis')")
-    p.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 70)")
+    p.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 55)")
     p.add_argument("--max-bpm", type=float, default=None, help="highest tempo considered (default 180)")
     p.add_argument("--beats-per-bar", type=int, default=None, metavar="N",
                    help="force the meter, 1-16 beats per bar (default: 3 or 4, estimated from the audio)")

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Analyse every file (technob analyze) into CATALOG/analyses/ and one "
                         "catalogue row per track. " + _SHARED)
     _common(a)
-    a.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 70)")
+    a.add_argument("--min-bpm", type=float, default=None, help="lowest tempo considered (default 55)")
     a.add_argument("--max-bpm", type=float, default=None, help="highest tempo considered (default 180)")
     a.set_defaults(func=run_analyze)
     s = bsub.add_parser("separate", help="demucs stems or hpss parts of every file",

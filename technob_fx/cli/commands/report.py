@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "beside the analysis, e.g. hpss/ or stems_htdemucs/)")
     p.add_argument("--no-png", action="store_true", help="do not write report.png")
     p.add_argument("--no-html", action="store_true", help="do not write report.html")
-    p.add_argument("--min-bpm", type=float, default=None, help="audio input: lowest tempo considered (default 70)")
+    p.add_argument("--min-bpm", type=float, default=None, help="audio input: lowest tempo considered (default 55)")
     p.add_argument("--max-bpm", type=float, default=None, help="audio input: highest tempo considered (default 180)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
     p.set_defaults(func=run)
