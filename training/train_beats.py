@@ -34,6 +34,7 @@ quality, not the same bytes.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -195,14 +196,19 @@ def render_loop_track(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, np.round(beats * FPS).astype(np.int64), np.round(np.asarray(truth.downbeats) * FPS).astype(np.int64)
 
 
-def _loop_cache_dir() -> Path:
-    return cache_root() / f"beat_train-loops-v{LOOP_DATA_VERSION}"
+#: The two training sets: cache folder and the renderer of track ``i``.
+_SETS = {"rendered": (f"beat_train-v{DATA_VERSION}", render),
+         "loops": (f"beat_train-loops-v{LOOP_DATA_VERSION}", render_loop_track)}
 
 
-def _render_loop_cached(i: int) -> Path:
-    path = _loop_cache_dir() / f"{i:05d}.npz"
+def _cache_dir(kind: str = "rendered") -> Path:
+    return cache_root() / _SETS[kind][0]
+
+
+def _render_cached(i: int, kind: str = "rendered") -> Path:
+    path = _cache_dir(kind) / f"{i:05d}.npz"
     if not path.exists():
-        x, b, d = render_loop_track(i)
+        x, b, d = _SETS[kind][1](i)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, x=x.astype(np.float16), beats=b, downbeats=d)
@@ -210,28 +216,13 @@ def _render_loop_cached(i: int) -> Path:
     return path
 
 
-def _cache_dir() -> Path:
-    return cache_root() / f"beat_train-v{DATA_VERSION}"
-
-
-def _render_cached(i: int) -> Path:
-    path = _cache_dir() / f"{i:05d}.npz"
-    if not path.exists():
-        x, b, d = render(i)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, x=x.astype(np.float16), beats=b, downbeats=d)
-        os.replace(tmp, path)
-    return path
-
-
-def build(n_tracks: int, jobs: int, render=None) -> list[Path]:  # noqa: ANN001
+def build(n_tracks: int, jobs: int, kind: str = "rendered") -> list[Path]:
     from concurrent.futures import ProcessPoolExecutor
 
     t0 = time.perf_counter()
     paths = []
     with ProcessPoolExecutor(jobs) as ex:
-        for k, p in enumerate(ex.map(render or _render_cached, range(n_tracks))):
+        for k, p in enumerate(ex.map(functools.partial(_render_cached, kind=kind), range(n_tracks))):
             paths.append(p)
             if (k + 1) % 20 == 0 or k + 1 == n_tracks:
                 print(f"  rendered {k + 1}/{n_tracks} ({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -378,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rendering {args.tracks} tracks into {_cache_dir()}", flush=True)
     paths = build(args.tracks, args.jobs)
     if args.loop_tracks:
-        print(f"rendering {args.loop_tracks} loop tracks into {_loop_cache_dir()} (loops from {samples_dir()})", flush=True)
-        paths += build(args.loop_tracks, args.jobs, _render_loop_cached)
+        print(f"rendering {args.loop_tracks} loop tracks into {_cache_dir('loops')} (loops from {samples_dir()})", flush=True)
+        paths += build(args.loop_tracks, args.jobs, "loops")
     render_s = time.perf_counter() - t0
     print(f"training for {args.minutes:g} min", flush=True)
     info = train(paths, args.minutes, args.seed, args.out)
