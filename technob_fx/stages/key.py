@@ -254,19 +254,23 @@ def estimate_key(audio: np.ndarray, sr: float, *, frontend: Frontend | None = No
 def has_drum_kit(frontend: Frontend) -> bool:
     """Noisy drums (hats, cymbals, claps) through the track: the spectrum above 5 kHz is flat
     (geometric over arithmetic mean of its mel bands >= 0.3) in the median loud frame; tonal
-    instruments have peaky spectra there."""
+    instruments have peaky spectra there. Cached on the front-end (the key, the sections and the
+    beat tracker all ask)."""
     from ..core.frontend import mel_centres
 
-    mel = frontend.spectral().mel
-    if mel.shape[0] == 0:
-        return False
-    hi = mel[:, mel_centres() > 5000].astype(np.float64) + 1e-12
-    total = mel.sum(axis=1)
-    if not np.any(total > 0):
-        return False
-    loud = total > 1e-3 * np.percentile(total, 95)
-    flat = np.exp(np.log(hi[loud]).mean(axis=1)) / hi[loud].mean(axis=1)
-    return bool(np.median(flat) >= 0.3)
+    def compute() -> bool:
+        mel = frontend.spectral().mel
+        if mel.shape[0] == 0:
+            return False
+        hi = mel[:, mel_centres() > 5000].astype(np.float64) + 1e-12
+        total = mel.sum(axis=1)
+        if not np.any(total > 0):
+            return False
+        loud = total > 1e-3 * np.percentile(total, 95)
+        flat = np.exp(np.log(hi[loud]).mean(axis=1)) / hi[loud].mean(axis=1)
+        return bool(np.median(flat) >= 0.3)
+
+    return frontend.get("has_drum_kit", compute)
 
 
 def _pitch_distribution(chroma: np.ndarray) -> np.ndarray | None:
