@@ -303,22 +303,27 @@ def test_pulsed_extent_stops_at_free_onsets():
 def test_techno_traps_tempo_meter_and_beats(seed):
     """Every techno trap, 30 s, seeds 4 and 5 (neither the benchmark's fixtures, seed 0, nor the
     beat network's training music): the tempo (drum and bass at 174, not 87), the meter, and the
-    beats of every trap. On seed 5 phrygian_145's drop used to slip a sixteenth onto the bass
-    line (beat F 0.75): the steady-tempo line holds it. broken_kick was tracked on its off-beats
-    (beat F 0.00) until the network's activation joined the onsets that place the beats."""
+    beats and the downbeats of every trap. On seed 5 phrygian_145's drop used to slip a sixteenth
+    onto the bass line (beat F 0.75): the steady-tempo line holds it. broken_kick was tracked on
+    its off-beats (beat F 0.00) until the network's activation joined the onsets that place the
+    beats; dub techno's bars were a beat late and drum and bass's two beats off (downbeat F 0.00
+    on both seeds) until its downbeat activation joined the bar-phase score."""
     from benchmarks.bench_accuracy import offbeat_bars
     from technob_fx.synth.traps import make_trap, trap_names
 
-    f_beat = []
+    f_beat, f_down = [], []
     for name in trap_names(techno=True):
         audio, truth = make_trap(name, seed=seed, duration=30)
         grid = track_beats(audio, truth.sample_rate)
         f_beat.append(mir_eval.beat.f_measure(truth.beats, grid.beats))
+        f_down.append(mir_eval.beat.f_measure(truth.downbeats, grid.downbeats))
+        assert f_down[-1] >= 0.9, (name, f_down[-1])
         assert abs(grid.tempo / truth.tempo - 1) < 0.04, (name, grid.tempo, truth.tempo)
         assert grid.beats_per_bar == 4, name
         assert f_beat[-1] >= 0.95, (name, f_beat[-1])
         assert offbeat_bars(truth.beats, grid.beats, 4) <= 2, name
     assert np.mean(f_beat) >= 0.98, np.round(f_beat, 2)
+    assert np.mean(f_down) >= 0.95, np.round(f_down, 2)
 
 
 def test_steady_line_holds_a_slipped_stretch_and_leaves_tempo_changes():
@@ -404,10 +409,11 @@ def test_bar_novelty_peaks_where_a_bar_pattern_changes():
 
 
 def test_network_places_beats_only_on_drum_music():
-    """The learned activation joins the onsets on music with a drum kit, never on music without
-    one (the waltz fixture: strings and piano), and never the tempo's own onset signal."""
+    """The learned activation joins the onsets, and its downbeat activation the bar-phase score, on
+    music with a drum kit, never on music without one (the waltz fixture: strings and piano), and
+    never the tempo's own onset signal."""
     from technob_fx.core.frontend import Frontend
-    from technob_fx.stages.beats import _with_net, beat_onset_signal
+    from technob_fx.stages.beats import _net_downbeats, _with_net, beat_features, beat_onset_signal
     from technob_fx.synth.traps import make_trap
 
     for name, drums in (("broken_kick", True), ("waltz", False)):
@@ -417,4 +423,10 @@ def test_network_places_beats_only_on_drum_music():
         placed = _with_net(fe, onset)
         assert (placed is not onset) == drums, name
         assert placed.shape == onset.shape and float(np.percentile(placed, 95)) == pytest.approx(1.0, rel=1e-6)
+        feats = beat_features(fe, truth.beats)
+        _net_downbeats(fe, truth.beats, feats)
+        assert ("net" in feats) == drums, name
+        if drums:  # the activation is highest on the true downbeats
+            on = np.isin(truth.beats, truth.downbeats)
+            assert feats["net"].shape == truth.beats.shape and feats["net"][on].mean() > 2 * feats["net"][~on].mean()
     assert not beat_onset_signal(fe).flags.writeable
