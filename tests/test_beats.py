@@ -430,3 +430,27 @@ def test_network_places_beats_only_on_drum_music():
             on = np.isin(truth.beats, truth.downbeats)
             assert feats["net"].shape == truth.beats.shape and feats["net"][on].mean() > 2 * feats["net"][~on].mean()
     assert not beat_onset_signal(fe).flags.writeable
+
+
+def test_tempo_prior_follows_the_drums():
+    """Music without a drum kit gets a slower tempo prior (110 BPM, not techno's 125): the
+    30-second siciliano (6/8, 61 BPM dotted quarters) and a chorale (62 BPM) were tracked at
+    twice their tempo; with the techno prior forced they still are. Techno keeps its prior."""
+    from technob_fx.stages.beats import PRIOR_BPM, PRIOR_BPM_NO_DRUMS
+    from technob_fx.stages.key import has_drum_kit
+    from technob_fx.synth.traps import make_trap
+
+    assert PRIOR_BPM_NO_DRUMS < PRIOR_BPM
+    for name, seed in (("siciliano_68", 1), ("chorale", 2)):
+        audio, truth = make_trap(name, seed=seed, duration=30)
+        fe = Frontend(audio, truth.sample_rate)
+        assert not has_drum_kit(fe), name
+        auto = track_beats(audio, truth.sample_rate, frontend=fe)
+        assert abs(auto.tempo / truth.tempo - 1) < 0.04, (name, auto.tempo, truth.tempo)
+        forced = track_beats(audio, truth.sample_rate, prior_bpm=PRIOR_BPM, frontend=fe)
+        assert abs(forced.tempo / (2 * truth.tempo) - 1) < 0.08, (name, forced.tempo, truth.tempo)  # rubato
+    audio, truth = make_trap("dnb_174", seed=4, duration=20)
+    assert track_beats(audio, truth.sample_rate).tempo == pytest.approx(
+        track_beats(audio, truth.sample_rate, prior_bpm=PRIOR_BPM).tempo)
+    with pytest.raises(ParameterError):
+        track_beats(audio, truth.sample_rate, prior_bpm=-1.0)
