@@ -130,9 +130,14 @@ def confidence(act: np.ndarray) -> float:
 
 def trust(frontend: Frontend) -> float:
     """Weight in ``[0, 1]`` the beat tracker gives the activation of this audio (from
-    :func:`confidence`, between :data:`TRUST_NONE` and :data:`TRUST_FULL`)."""
-    c = confidence(beat_activation(frontend)[0])
-    return float(np.clip((c - TRUST_NONE) / (TRUST_FULL - TRUST_NONE), 0.0, 1.0))
+    :func:`confidence`, between :data:`TRUST_NONE` and :data:`TRUST_FULL`); cached on the
+    front-end (the tempo octave, the beats and the downbeats each ask)."""
+
+    def compute() -> float:
+        c = confidence(beat_activation(frontend)[0])
+        return float(np.clip((c - TRUST_NONE) / (TRUST_FULL - TRUST_NONE), 0.0, 1.0))
+
+    return frontend.get("beat_trust", compute)
 
 
 @functools.lru_cache(maxsize=1)
