@@ -137,8 +137,8 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
 
     Levels are relative to the track's full sections (a high percentile of each feature): a drop
     is as loud, bassy and harmonic as the track gets; a breakdown keeps the harmony and loses the
-    bass and the drums; a build keeps harmony and drums but not the full bass and loudness (its
-    riser half loses bass and kick, while hats and rolls go on); intro and outro have drums
+    bass and the drums; a build keeps harmony and drums but not the full loudness, bass or
+    harmony (its riser half loses bass and kick, while hats and rolls go on); intro and outro have drums
     without the harmony of the drops.
     """
     loud, bass, harm = feats["loud"], feats["bass"], feats["harm"]
@@ -152,7 +152,10 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
     c = np.zeros((dl.size, len(_STATES)))
     c[:, _STATES.index("drop")] = full + _relu(-dt - 5.0) / 3.0
     c[:, _STATES.index("breakdown")] = _relu(db + 14.0) / 4.0 + _relu(hh - 0.55) / 0.12 + tonal
-    c[:, _STATES.index("build_a")] = tonal + _relu(0.6 - hh) / 0.15 + np.minimum(_relu(dl + 1.5), _relu(db + 4.0) / 2.0) + 0.3
+    # a build is less than the drop: quieter, or without its full bass, or (a long, saturated
+    # kick fills the low band as a bass would) without its full harmony: no lead, pads only
+    less = np.minimum(np.minimum(_relu(dl + 1.5), _relu(db + 4.0) / 2.0), _relu(dt + 4.0) / 2.0)
+    c[:, _STATES.index("build_a")] = tonal + _relu(0.6 - hh) / 0.15 + less + 0.3
     c[:, _STATES.index("build_b")] = tonal + _relu(0.6 - hh) / 0.15 + _relu(db + 14.0) / 4.0 + 0.3
     edge = np.minimum(_relu(dt + 9.0) / 3.0, 1.6) + 0.2 * np.maximum(0.0, 1.0 - full)
     # an intro is not far quieter than the drops (a riser, whose kick and bass are gone, is)
