@@ -157,7 +157,9 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
     less = np.minimum(np.minimum(_relu(dl + 1.5), _relu(db + 4.0) / 2.0), _relu(dt + 4.0) / 2.0)
     c[:, _STATES.index("build_a")] = tonal + _relu(0.6 - hh) / 0.15 + less + 0.3
     c[:, _STATES.index("build_b")] = tonal + _relu(0.6 - hh) / 0.15 + _relu(db + 14.0) / 4.0 + 0.3
-    edge = np.minimum(_relu(dt + 9.0) / 3.0, 1.6) + 0.2 * np.maximum(0.0, 1.0 - full)
+    # an intro or outro costs more the nearer its harmony comes to the drops' (uncapped: a full
+    # drop bar labelled outro costs about 3, so a breakdown between drops stays a breakdown)
+    edge = _relu(dt + 9.0) / 3.0 + 0.2 * np.maximum(0.0, 1.0 - full)
     # an intro is not far quieter than the drops (a riser, whose kick and bass are gone, is)
     c[:, _STATES.index("intro")] = edge + _relu(-dl - 7.0) / 2.0
     c[:, _STATES.index("outro")] = edge
@@ -165,42 +167,60 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _viterbi_techno(cost: np.ndarray, phrase_start: int, phrase_bars: int, switch: float = 1.0,
-                    off_phrase: float = 0.3) -> list[str]:
+                    off_phrase: float = 0.3, min_bars: int = 1) -> list[str]:
     """Cheapest state path through the bars under the left-to-right grammar of :data:`_NEXT`.
 
     A change of state costs ``switch``, plus ``off_phrase`` when it is not on a phrase line
     (every ``phrase_bars`` bars from bar ``phrase_start``). The path starts in intro, a build or
-    a drop and ends in outro, drop or breakdown.
+    a drop and ends in outro, drop or breakdown; every section lasts at least ``min_bars`` bars
+    (each state is a chain of ``min_bars`` sub-states, the last of which may repeat).
     """
     nb, ns = cost.shape
+    m = max(1, min(int(min_bars), nb))
     idx = {s: i for i, s in enumerate(_STATES)}
     start_ok = {"intro", "build_a", "drop", "build_b"}
     end_ok = {"outro", "drop", "breakdown"}
     inf = 1e18
-    acc = np.full(ns, inf)
+    # sub-state k = state * m + d: d bars of the section so far, minus one (m - 1: m or more)
+    acc = np.full(ns * m, inf)
     for s in start_ok:
-        acc[idx[s]] = cost[0, idx[s]]
-    back = np.zeros((nb, ns), dtype=np.int64)
+        acc[idx[s] * m] = cost[0, idx[s]]
+    back = np.zeros((nb, ns * m), dtype=np.int64)
+    prev_of = {j: [i for i, r in enumerate(_STATES) if _STATES[j] in _NEXT[r]] for j in range(ns)}
     for b in range(1, nb):
         pen = switch + (0.0 if (b - phrase_start) % phrase_bars == 0 else off_phrase)
-        new = np.full(ns, inf)
-        for j, s in enumerate(_STATES):
-            best, arg = acc[j], j
-            for i, r in enumerate(_STATES):
-                if s in _NEXT[r] and acc[i] + pen < best:
-                    best, arg = acc[i] + pen, i
-            new[j] = best + cost[b, j]
-            back[b, j] = arg
+        new = np.full(ns * m, inf)
+        for j in range(ns):
+            base = j * m
+            # a new section of state j: from a finished section of an allowed previous state
+            best, arg = inf, base
+            for i in prev_of[j]:
+                v = acc[i * m + m - 1] + pen
+                if v < best:
+                    best, arg = v, i * m + m - 1
+            if m == 1:
+                # staying and entering land on the same sub-state
+                if acc[base] < best:
+                    best, arg = acc[base], base
+                new[base], back[b, base] = best + cost[b, j], arg
+                continue
+            new[base], back[b, base] = best + cost[b, j], arg
+            for d in range(1, m):
+                k = base + d
+                stay_from = [base + d - 1] + ([k] if d == m - 1 else [])
+                src = min(stay_from, key=lambda q: acc[q])
+                new[k], back[b, k] = acc[src] + cost[b, j], src
         acc = new
     for s in _STATES:
+        acc[idx[s] * m : idx[s] * m + m - 1] = inf  # an unfinished last section
         if s not in end_ok:
-            acc[idx[s]] += 3.0
-    j = int(np.argmin(acc))
-    path = [j]
+            acc[idx[s] * m + m - 1] += 3.0
+    k = int(np.argmin(acc))
+    path = [k]
     for b in range(nb - 1, 0, -1):
-        j = int(back[b, j])
-        path.append(j)
-    return [_LABEL_OF[_STATES[k]] for k in path[::-1]]
+        k = int(back[b, k])
+        path.append(k)
+    return [_LABEL_OF[_STATES[q // m]] for q in path[::-1]]
 
 
 def is_four_to_the_floor(grid: BeatGrid, frontend: Frontend) -> bool:
@@ -358,7 +378,8 @@ def segment(
         Phrase length in bars: bar lines every ``phrase_bars`` bars (from the first downbeat) are
         preferred as boundaries.
     min_bars : int
-        Shortest section of the repetition labeller, bars.
+        Shortest section, bars (both labellers; a techno section's boundaries may then move by up
+        to 3 beats, see ``refine``, but never to less than a bar).
     labeller : str
         ``"techno"`` (intro/build/drop/breakdown/outro), ``"repetition"`` (A, B, A', ...) or
         ``"auto"``: techno for four-to-the-floor dance music (:func:`is_four_to_the_floor`),
@@ -396,7 +417,7 @@ def segment(
     first_db = max(first_db, 0)
     kind = labeller if labeller != "auto" else ("techno" if is_four_to_the_floor(grid, fe) else "repetition")
     if kind == "techno":
-        labels_per_bar = _viterbi_techno(_techno_costs(feats), first_db, phrase_bars)
+        labels_per_bar = _viterbi_techno(_techno_costs(feats), first_db, phrase_bars, min_bars=min_bars)
         bounds = [0] + [b for b in range(1, nb) if labels_per_bar[b] != labels_per_bar[b - 1]] + [nb]
         labels = [labels_per_bar[b] for b in bounds[:-1]]
     else:
@@ -407,8 +428,12 @@ def segment(
     times = [float(edges[b]) for b in bounds]
     if kind == "techno" and refine:
         beats, bx = beat_features(fe, grid, duration)
+        bar = float(np.median(np.diff(edges)))
         for i in range(1, len(times) - 1):
-            times[i] = _refine(times[i], beats, bx)
+            t = _refine(times[i], beats, bx)
+            # never a section shorter than a bar (a refined boundary next to a short section)
+            if t - times[i - 1] >= 0.95 * bar and times[i + 1] - t >= 0.95 * bar:
+                times[i] = t
         for i in range(1, len(times)):
             times[i] = max(times[i], times[i - 1] + 1e-3) if i < len(times) - 1 else times[i]
     segs: list[Segment] = []
