@@ -91,3 +91,39 @@ def test_music_without_a_drum_kit_is_labelled_by_repetition():
     assert all(s.label.rstrip("'").isalpha() and s.label[0].isupper() for s in segs)
     assert segs[0].label == "A"
     assert mir_eval.segment.pairwise(ref_i, ref_l, est_i, est_l)[2] >= 0.85
+
+
+def test_techno_sections_last_at_least_min_bars():
+    """One odd bar does not make a section: with ``min_bars`` 2 (the default) the Viterbi keeps
+    the drop through a single breakdown-like bar and the breakdown of two bars; with 1 the odd
+    bar is a section of its own; the 2-bar breakdown between two drops stays a breakdown."""
+    from technob_fx.stages.segmentation import _STATES, _viterbi_techno
+
+    cost = np.full((16, len(_STATES)), 5.0)
+    cost[:, _STATES.index("drop")] = 0.0
+    cost[:4, _STATES.index("intro")] = -1.0  # 4 bars of intro
+    cost[7, _STATES.index("breakdown")] = -3.0  # one odd bar inside the drop
+    cost[10:12, _STATES.index("breakdown")] = -3.0  # a real 2-bar breakdown
+    cost[14:, _STATES.index("outro")] = -1.0
+
+    def sections(labels: list[str]) -> list[tuple[int, str]]:
+        return [(b, lab) for b, lab in enumerate(labels) if b == 0 or lab != labels[b - 1]]
+
+    two = sections(_viterbi_techno(cost, 0, 4, min_bars=2))
+    assert two == [(0, "intro"), (4, "drop"), (10, "breakdown"), (12, "drop"), (14, "outro")]
+    one = sections(_viterbi_techno(cost, 0, 4, min_bars=1))
+    assert (7, "breakdown") in one and (8, "drop") in one
+    # on rendered audio: no section shorter than a bar, whatever refine does (dub techno's first
+    # bar, before its delay fills, was a 1-bar intro; hard techno's riser a 1-bar build)
+    from technob_fx.synth.traps import make_trap
+
+    for name in ("dub_techno", "hard_158"):
+        audio, truth = make_trap(name, seed=0, duration=30)
+        fe = Frontend(audio, truth.sample_rate)
+        bar = 4 * 60.0 / truth.tempo
+        on_bars = segment(audio, truth.sample_rate, refine=False, frontend=fe)
+        assert on_bars.labeller == "techno" and len(on_bars) >= 3, name
+        # (2 bars; the last may end on a partial bar of at least 3/4)
+        assert all(s.end - s.start >= 1.7 * bar for s in on_bars), (name, [(s.start, s.end) for s in on_bars])
+        refined = segment(audio, truth.sample_rate, frontend=fe)
+        assert all(s.end - s.start >= 0.95 * bar for s in refined), (name, [(s.start, s.end) for s in refined])
