@@ -457,7 +457,7 @@ class Segmenter(StreamedAnalyzer, AnalyzerNode):
     needs = ("grid",)
     provides = "segments"
     phrase_bars = Param(int, 4, 1, 64, unit="bars", doc="preferred boundary spacing")
-    min_bars = Param(int, 2, 1, 64, unit="bars", doc="shortest section before merging")
+    min_bars = Param(int, 2, 1, 64, unit="bars", doc="shortest section")
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:
         return segment(audio, sample_rate, grid=self.inputs.get("grid"), phrase_bars=self.phrase_bars,
