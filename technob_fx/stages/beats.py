@@ -696,16 +696,22 @@ def _net_octave(fe: Frontend, bpm: float, max_bpm: float, n_frames: int) -> floa
     return 2 * bpm if full > 0 and half >= NET_OCTAVE_RATIO * full else bpm
 
 
+def _net_weight(fe: Frontend, weight: float) -> float:
+    """``weight`` x the network's trust on music with a drum kit (the network learned drums:
+    :func:`technob_fx.stages.key.has_drum_kit`); 0 elsewhere, or when ``weight`` is 0."""
+    from .key import has_drum_kit
+
+    if weight <= 0 or not has_drum_kit(fe):
+        return 0.0
+    return weight * trust(fe)
+
+
 def _with_net(fe: Frontend, onset: np.ndarray) -> np.ndarray:
     """The onset signal that places the beats: ``onset`` plus :data:`NET_PHASE_WEIGHT` x the
     network's trust x its beat activation on music with a drum kit, rescaled to a 95th
     percentile of 1; ``onset`` itself elsewhere (the network learned drums: on a waltz without
     them, the waltz fixture, it cost beat F 0.92 -> 0.84)."""
-    from .key import has_drum_kit
-
-    if NET_PHASE_WEIGHT <= 0 or not has_drum_kit(fe):
-        return onset
-    w = NET_PHASE_WEIGHT * trust(fe)
+    w = _net_weight(fe, NET_PHASE_WEIGHT)
     if w <= 0:
         return onset
     o = onset + w * beat_activation(fe)[0]
@@ -717,13 +723,9 @@ def _with_net(fe: Frontend, onset: np.ndarray) -> np.ndarray:
 def _net_downbeats(fe: Frontend, beats: np.ndarray, feats: dict[str, np.ndarray]) -> None:
     """Add the learned downbeat activation at each beat to ``feats``: ``net``, ``(n,)``, its peak
     within 2 frames of the beat x :data:`NET_DOWNBEAT_WEIGHT` x the network's trust, on music
-    with a drum kit only (the network learned drums); ``feats`` is left as it is elsewhere. Used
-    by :func:`_downbeat_score` in 4/4."""
-    from .key import has_drum_kit
-
-    if NET_DOWNBEAT_WEIGHT <= 0 or not has_drum_kit(fe):
-        return
-    w = NET_DOWNBEAT_WEIGHT * trust(fe)
+    with a drum kit only (:func:`_net_weight`); ``feats`` is left as it is elsewhere. Used by
+    :func:`_downbeat_score` in 4/4."""
+    w = _net_weight(fe, NET_DOWNBEAT_WEIGHT)
     if w <= 0:
         return
     act = beat_activation(fe)[1].astype(np.float64)
@@ -750,9 +752,9 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     fps = fe.fps
     if onset.size < int(2 * fps) or not np.any(onset > 0):
         return empty, ""
+    bpm0, salience = estimate_tempo(onset, fps, min_bpm=min_bpm, max_bpm=max_bpm, prior_bpm=prior_bpm)
     # the autocorrelation of a beatless signal is noise of size ~ 1/sqrt(n): the threshold follows
     threshold = max(0.03, 2.8 / np.sqrt(onset.size))
-    bpm0, salience = estimate_tempo(onset, fps, min_bpm=min_bpm, max_bpm=max_bpm, prior_bpm=prior_bpm)
     warning = ""
     lo, hi = min(min_bpm, MIN_BPM), max(max_bpm, MAX_BPM)
     if (lo, hi) != (min_bpm, max_bpm):

@@ -198,12 +198,8 @@ def _viterbi_techno(cost: np.ndarray, phrase_start: int, phrase_bars: int, switc
                 v = acc[i * m + m - 1] + pen
                 if v < best:
                     best, arg = v, i * m + m - 1
-            if m == 1:
-                # staying and entering land on the same sub-state
-                if acc[base] < best:
-                    best, arg = acc[base], base
-                new[base], back[b, base] = best + cost[b, j], arg
-                continue
+            if m == 1 and acc[base] < best:  # staying and entering land on the same sub-state
+                best, arg = acc[base], base
             new[base], back[b, base] = best + cost[b, j], arg
             for d in range(1, m):
                 k = base + d
