@@ -83,6 +83,32 @@ def test_modal_techno_sections_on_the_true_grid():
     assert _label_agreement(*iv, truth.duration) >= 0.85
 
 
+def test_an_intro_of_kick_and_chords_is_not_a_drop():
+    """Dub techno opens with kick and chord stabs at the drops' level; only the open hats, the
+    sub bass and the percussion are missing. The drop starts where the hats come in."""
+    segs, truth, iv, f_beat = _trap_sections("dub_techno", grid_from_truth=False)
+    beat = 60.0 / truth.tempo
+    assert segs[0].label != "drop"
+    assert abs(segs[1].start - truth.segments[1].start) < beat and segs[1].label == "drop"
+    assert f_beat >= 0.7
+
+
+def test_a_clip_shorter_than_two_sections_keeps_its_labeller():
+    """Fewer bars than two sections give one section, labelled by the labeller the music asks
+    for: a trumpet phrase is A (repetition), a techno drop a drop."""
+    from technob_fx.synth.traps import make_trap
+
+    audio, truth = make_trap("trumpet_90", duration=30)
+    sr = truth.sample_rate
+    segs = segment(audio[:, : int(5.3 * sr)], sr)
+    assert segs.labeller == "repetition" and [s.label for s in segs] == ["A"]
+    audio, truth = make_trap("soft_808", duration=30)
+    drop = next(s for s in truth.segments if s.label == "drop")
+    i0 = int(drop.start * sr)
+    segs = segment(audio[:, i0 : i0 + int(5.5 * sr)], sr)
+    assert segs.labeller == "techno" and [s.label for s in segs] == ["drop"]
+
+
 def test_music_without_a_drum_kit_is_labelled_by_repetition():
     import mir_eval
 

@@ -1,18 +1,22 @@
-"""Techno section segmentation: intro / build / drop / breakdown / outro on bar lines.
+"""Section segmentation on bar lines: intro / build / drop / breakdown / outro for dance music
+with a drum kit, A / B / A' ... by repetition for everything else.
 
 Works bar by bar on a :class:`~technob_fx.core.results.BeatGrid` (tracked when not given):
 
-1. **Bar features** from the shared front-end: kick presence (low-band onsets on the beats),
-   snare/clap and hat activity (mid and high-band onsets), loudness, bass and harmonic (chroma)
-   content.
-2. **Boundaries** where the features change: a novelty curve (distance between the mean features
-   of the bars before and after each bar line, over 2- and 4-bar windows), with a bonus on phrase
-   lines (every ``phrase_bars`` bars from the first downbeat); peaks are picked greedily, strongest
-   first, at least ``min_bars`` apart. Boundaries therefore sit exactly on downbeats.
-3. **Labels** from drum presence, energy and position: the loudest sections with a steady kick are
-   drops, sections without kick breakdowns, a section whose snare/hat activity rises into a drop
-   a build, and the quieter drum sections before the first drop and after the last one intro and
-   outro. Adjacent sections with the same label are merged.
+1. **Bar features** from the shared front-end (:func:`bar_features`): loudness, bass (< 200 Hz),
+   harmony (200 Hz - 2 kHz), air (> 4 kHz: hats, cymbals), drum onsets and chroma, one row per bar.
+2. **Techno labeller** (four-to-the-floor music, :func:`is_four_to_the_floor`): each bar costs
+   each state by how far it is from that state's sound, relative to the track's full sections
+   (a drop is as loud, bassy and harmonic as the track gets; a breakdown loses the bass and the
+   drums; a build is less than the drop; intro and outro have drums without the drops'
+   harmony). A Viterbi pass over the bars under a left-to-right grammar (intro -> build ->
+   drop -> breakdown -> build -> drop -> outro, any of them repeated or skipped) picks the
+   labels, with sections of at least ``min_bars`` bars and changes preferred on phrase lines.
+   A second pass also asks a drop for the air of the drops the first pass found. Boundaries are
+   then moved by up to 3 beats to the strongest change (``refine``).
+3. **Repetition labeller** (everything else): boundaries at the peaks of a checkerboard novelty
+   on the bars' self-similarity (timbre and chroma), preferring phrase lines; a section that
+   repeats an earlier one takes its letter (A, B, A', C ...).
 
 Beatless audio is cut into 2-second pseudo-bars.
 """
@@ -65,8 +69,9 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
         ``kick`` (median rise of the 30-120 Hz energy across the beats, dB / 24, clipped to 0-1;
         a kick gives > 0.25), ``mid``, ``high`` (mean mid / high band
         onset strength), ``loud`` (mean frame power, dB), ``bass`` (mean log-mel energy below 200 Hz,
-        dB), ``harm`` (mean log-mel energy 200 Hz - 2 kHz, dB) and ``chroma`` (``(n_bars, 12)``, normalised), one row per bar ``[edges[i],
-        edges[i+1])``.
+        dB), ``harm`` (mean log-mel energy 200 Hz - 2 kHz, dB), ``air`` (mean log-mel energy
+        above 4 kHz, dB: hats and cymbals) and ``chroma`` (``(n_bars, 12)``, normalised), one
+        row per bar ``[edges[i], edges[i+1])``.
     """
     from ..core.frontend import mel_centres
     from .features import interval_means
@@ -87,6 +92,7 @@ def bar_features(frontend: Frontend, grid: BeatGrid, edges: np.ndarray) -> dict[
         "loud": 10 * np.log10(np.maximum(interval_means(power, fr), 1e-10)),
         "bass": interval_means(lm[:, low].mean(axis=1), fr),
         "harm": interval_means(lm[:, (centres > 200) & (centres < 2000)].mean(axis=1), fr),
+        "air": interval_means(lm[:, centres > 4000].mean(axis=1), fr),
     }
     # kick: rise of the sub-bass (30-120 Hz) log-mel energy across each beat (dB), median per bar
     kick = np.zeros(nb)
@@ -132,7 +138,7 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
-def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
+def _techno_costs(feats: dict[str, np.ndarray], drops: np.ndarray | None = None) -> np.ndarray:
     """Cost of each state for each bar, ``(n_bars, len(_STATES))`` (0 = a perfect fit).
 
     Levels are relative to the track's full sections (a high percentile of each feature): a drop
@@ -140,6 +146,12 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
     bass and the drums; a build keeps harmony and drums but not the full loudness, bass or
     harmony (its riser half loses bass and kick, while hats and rolls go on); intro and outro have drums
     without the harmony of the drops.
+
+    ``drops`` (bool, ``(n_bars,)``): the drop bars of a first pass. A drop then also keeps the
+    air (hats, cymbals) of those drops: a bar more than 2 dB below their median air costs a drop
+    1 per dB more (and counts as less full to an intro or outro). An intro of kick and chords differs from the drop by its missing hats. The
+    reference is the drops' level, not a percentile of the track, since the noise sweep of a
+    build is often the track's loudest air.
     """
     loud, bass, harm = feats["loud"], feats["bass"], feats["harm"]
     drums = feats["high"] + 0.5 * feats["mid"]
@@ -149,6 +161,8 @@ def _techno_costs(feats: dict[str, np.ndarray]) -> np.ndarray:
     hh = drums / max(float(np.percentile(drums, 75)), 1e-6)
     tonal = _relu(-dt - 9.0) / 3.0  # 0 when the harmony is near the drops' level
     full = _relu(-dl - 1.5) / 1.5 + _relu(-db - 4.0) / 3.0
+    if drops is not None and drops.any():
+        full = full + _relu(np.median(feats["air"][drops]) - feats["air"] - 2.0)
     c = np.zeros((dl.size, len(_STATES)))
     c[:, _STATES.index("drop")] = full + _relu(-dt - 5.0) / 3.0
     c[:, _STATES.index("breakdown")] = _relu(db + 14.0) / 4.0 + _relu(hh - 0.55) / 0.12 + tonal
@@ -405,15 +419,16 @@ def segment(
         grid = track_beats(fe.audio, fe.sample_rate, frontend=fe)
     edges = _bar_edges(grid, duration)
     nb = edges.size - 1
+    kind = labeller if labeller != "auto" else ("techno" if is_four_to_the_floor(grid, fe) else "repetition")
     if nb < 2 * min_bars:
-        kind = "techno" if labeller == "techno" else ("repetition" if labeller == "repetition" or not grid.beats.size else "techno")
         return Segmentation([Segment(0.0, float(duration), "drop" if kind == "techno" else "A")], labeller=kind)
     feats = bar_features(fe, grid, edges)
     first_db = int(np.searchsorted(edges, grid.downbeats[0] + 1e-3, side="right")) - 1 if grid.downbeats.size else 0
     first_db = max(first_db, 0)
-    kind = labeller if labeller != "auto" else ("techno" if is_four_to_the_floor(grid, fe) else "repetition")
     if kind == "techno":
         labels_per_bar = _viterbi_techno(_techno_costs(feats), first_db, phrase_bars, min_bars=min_bars)
+        drops = np.array([lab == "drop" for lab in labels_per_bar])
+        labels_per_bar = _viterbi_techno(_techno_costs(feats, drops), first_db, phrase_bars, min_bars=min_bars)
         bounds = [0] + [b for b in range(1, nb) if labels_per_bar[b] != labels_per_bar[b - 1]] + [nb]
         labels = [labels_per_bar[b] for b in bounds[:-1]]
     else:
