@@ -93,6 +93,16 @@ def test_an_intro_of_kick_and_chords_is_not_a_drop():
     assert f_beat >= 0.7
 
 
+def test_a_full_stop_does_not_end_the_track():
+    """Two bars of silence before the second drop: the drop after them is still a drop (the
+    stop fitted only an outro, and an outro never ends)."""
+    segs, truth, iv, f_beat = _trap_sections("stops", grid_from_truth=False)
+    last_drop = [s for s in truth.segments if s.label == "drop"][-1]
+    mid = 0.5 * (last_drop.start + last_drop.end)
+    assert next(s for s in segs if s.start <= mid < s.end).label == "drop"
+    assert f_beat >= 0.8
+
+
 def test_a_clip_shorter_than_two_sections_keeps_its_labeller():
     """Fewer bars than two sections give one section, labelled by the labeller the music asks
     for: a trumpet phrase is A (repetition), a techno drop a drop."""

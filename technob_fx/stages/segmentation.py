@@ -177,7 +177,13 @@ def _techno_costs(feats: dict[str, np.ndarray], drops: np.ndarray | None = None)
     # an intro is not far quieter than the drops (a riser, whose kick and bass are gone, is)
     c[:, _STATES.index("intro")] = edge + _relu(-dl - 7.0) / 2.0
     c[:, _STATES.index("outro")] = edge
-    return np.minimum(c, 8.0)
+    c = np.minimum(c, 8.0)
+    # a full stop (a bar 20 dB below the loud bars, with music after it) belongs to the section it
+    # interrupts: it fits every state. A silent end is left to the costs above (an outro's fade).
+    silent = dl < -20.0
+    music_after = np.append(np.flip(np.logical_or.accumulate(np.flip(~silent)))[1:], False)
+    c[silent & music_after] = 0.0
+    return c
 
 
 def _viterbi_techno(cost: np.ndarray, phrase_start: int, phrase_bars: int, switch: float = 1.0,
