@@ -93,6 +93,21 @@ def test_an_intro_of_kick_and_chords_is_not_a_drop():
     assert f_beat >= 0.7
 
 
+def test_refine_moves_a_boundary_back_to_the_first_change_never_later():
+    from technob_fx.stages.segmentation import _refine
+
+    beats = np.arange(40) * 0.5
+    x = np.zeros((40, 4))
+    x[20:, 0] = 1.0  # a section starts on beat 20 (the bar line at t = 10 s)
+    x[22:, 1:] = 3.0  # and changes more two beats later (a kick stopping halfway)
+    assert _refine(10.0, beats, x) == 10.0
+    assert _refine(11.0, beats, x) == 11.0  # the stronger change after the line stays inside
+    y = np.zeros((40, 4))
+    y[18:, :] = 2.0  # the section starts on beat 18: a bar line 3 beats late moves back to it
+    assert _refine(10.5, beats, y) == 9.0
+    assert _refine(7.5, beats, y) == 7.5  # never forward, 3 beats early stays
+
+
 def test_a_full_stop_does_not_end_the_track():
     """Two bars of silence before the second drop: the drop after them is still a drop (the
     stop fitted only an outro, and an outro never ends)."""

@@ -13,7 +13,7 @@ Works bar by bar on a :class:`~technob_fx.core.results.BeatGrid` (tracked when n
    drop -> breakdown -> build -> drop -> outro, any of them repeated or skipped) picks the
    labels, with sections of at least ``min_bars`` bars and changes preferred on phrase lines.
    A second pass also asks a drop for the air of the drops the first pass found. Boundaries are
-   then moved by up to 3 beats to the strongest change (``refine``).
+   then moved back by up to 3 beats to a clearly stronger change (``refine``).
 3. **Repetition labeller** (everything else): boundaries at the peaks of a checkerboard novelty
    on the bars' self-similarity (timbre and chroma), preferring phrase lines; a section that
    repeats an earlier one takes its letter (A, B, A', C ...).
@@ -348,9 +348,13 @@ def beat_features(frontend: Frontend, grid: BeatGrid, duration: float) -> tuple[
 
 
 def _refine(t: float, beats: np.ndarray, x: np.ndarray, reach: int = 3, span: int = 4, factor: float = 2.0) -> float:
-    """Move a boundary at ``t`` to the beat within ``reach`` beats where the features change
-    most (mean of ``span`` beats after against before), when that change is ``factor`` times the
-    one at ``t``: a downbeat tracked a beat or two off still gives boundaries on the change."""
+    """Move a boundary at ``t`` back to the beat within ``reach`` beats before it where the
+    features change most (mean of ``span`` beats after against before), when that change is
+    ``factor`` times the one at ``t``: a section starts at its first change. Never later: the
+    elements of a section also come and go after its start (a build's kick stops halfway, an
+    outro's bass after its first half), so a stronger change after the bar line is most often
+    inside the section, while one before it says that the bar line came late (a downbeat tracked
+    a beat or three off, or the labeller a bar late)."""
     if beats.size < 2 * span + 1:
         return t
     k0 = int(np.argmin(np.abs(beats - t)))
@@ -362,7 +366,7 @@ def _refine(t: float, beats: np.ndarray, x: np.ndarray, reach: int = 3, span: in
 
     base = change(k0)
     best_k, best = k0, base
-    for k in range(k0 - reach, k0 + reach + 1):
+    for k in range(k0 - reach, k0):
         c = change(k)
         if c > best and c > factor * base:  # only a clearly stronger change moves it
             best_k, best = k, c
@@ -394,16 +398,17 @@ def segment(
         Phrase length in bars: bar lines every ``phrase_bars`` bars (from the first downbeat) are
         preferred as boundaries.
     min_bars : int
-        Shortest section, bars (both labellers; a techno section's boundaries may then move by up
-        to 3 beats, see ``refine``, but never to less than a bar).
+        Shortest section, bars (both labellers; a techno section's boundaries may then move back
+        by up to 3 beats, see ``refine``, but never to less than a bar).
     labeller : str
         ``"techno"`` (intro/build/drop/breakdown/outro), ``"repetition"`` (A, B, A', ...) or
         ``"auto"``: techno for four-to-the-floor dance music (:func:`is_four_to_the_floor`),
         repetition otherwise.
     refine : bool
-        Move each techno boundary to the beat (within 3 beats) where loudness, bass, harmony and
-        drums change most, so that a downbeat tracked a beat or two off does not move the
-        sections with it.
+        Move each techno boundary back to the beat (up to 3 beats earlier) where loudness, bass,
+        harmony and drums change clearly more than on the bar line, so that a downbeat tracked
+        a beat or three off does not move the sections with it. Never later: a section's
+        elements also change after its start.
     frontend : Frontend, optional
         Shared front-end of ``audio``.
 
