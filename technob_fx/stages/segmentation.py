@@ -125,7 +125,7 @@ _LABEL_OF = {"intro": "intro", "build_a": "build", "build_b": "build", "drop": "
              "breakdown": "breakdown", "outro": "outro"}
 # allowed transitions (from -> to), besides staying
 _NEXT = {
-    "intro": ("build_a", "build_b", "drop", "breakdown"),
+    "intro": ("build_a", "build_b", "drop"),
     "build_a": ("build_b", "drop"),
     "build_b": ("drop",),
     "drop": ("breakdown", "build_a", "build_b", "outro"),
