@@ -178,3 +178,24 @@ def test_techno_sections_last_at_least_min_bars():
         assert all(s.end - s.start >= 1.7 * bar for s in on_bars), (name, [(s.start, s.end) for s in on_bars])
         refined = segment(audio, truth.sample_rate, frontend=fe)
         assert all(s.end - s.start >= 0.95 * bar for s in refined), (name, [(s.start, s.end) for s in refined])
+
+
+def test_a_string_orchestra_is_not_labelled_as_techno(shared_data):
+    """Real recordings (``../shared``): a string orchestra at 149 BPM in 4/4 has a fairly flat
+    spectrum above 5 kHz (bowing noise, 0.31), but no drum kit; dance music with one does."""
+    import librosa
+
+    from technob_fx.stages.key import has_drum_kit
+
+    music = shared_data / "music"
+    for stem, drums in (("Hungarian_Dance_number_5", False), ("Kevin_MacLeod_-_Vibe_Ace", True),
+                        ("admiralbob77_-_Choice", True)):
+        path = next(music.glob(f"{stem}*.ogg"), None)
+        if path is None:
+            continue
+        y, sr = librosa.load(str(path), sr=44100, mono=False)
+        y = np.atleast_2d(y).astype(np.float32)
+        fe = Frontend(y, sr)
+        assert has_drum_kit(fe) is drums, stem
+        assert segment(y, sr, frontend=fe).labeller == ("techno" if drums else "repetition"), stem
+

@@ -243,7 +243,7 @@ def is_four_to_the_floor(grid: BeatGrid, frontend: Frontend) -> bool:
     """Whether the track is dance music with a drum kit (the techno labeller applies).
 
     4/4, a tempo between 100 and 190 BPM, and noisy drums (hats, cymbals, claps): the spectrum
-    above 5 kHz is flat (geometric over arithmetic mean of its mel bands >= 0.3) in the median
+    above 5 kHz is flat (geometric over arithmetic mean of its mel bands >= 0.4) in the median
     loud frame (:func:`technob_fx.stages.key.has_drum_kit`). Tonal instruments (strings, keys,
     brass, voices) have peaky spectra there.
     """
