@@ -74,6 +74,9 @@ def test_trust_follows_the_networks_confidence():
     act[::40] = 0.5
     assert beatnet.confidence(act) == pytest.approx(0.5)
     assert beatnet.confidence(np.zeros(10)) == 0.0
+    act[::80] = 0.9  # half the peaks at 0.9, half at 0.5
+    assert beatnet.peak_height(act, 75.0) == pytest.approx(0.9)
+    assert beatnet.peak_height(act, 25.0) == pytest.approx(0.5)
 
 
 def test_shipped_activation_on_a_real_breakbeat_it_never_heard(shared_data):

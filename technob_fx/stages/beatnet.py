@@ -3,7 +3,7 @@
 The network reads the shared front-end's log-mel spectrogram and gives, per frame (86 per second,
 :data:`technob_fx.core.frontend.FPS`), the probability that a beat and that a downbeat falls on it.
 The beat tracker (:mod:`technob_fx.stages.beats`) uses the beat activation twice: for the tempo
-octave (where the network is sure of itself, :func:`trust`, and its activation repeats at half
+octave (where its beats stand out, :func:`peak_height`, and its activation repeats at half
 the beat period, the pulse is twice as fast: half-time drums over drum and bass), and, on music
 with a drum kit, added to the onsets that place the beats (weight 1 x trust), which puts a
 breakbeat or a broken kick on its beats rather than on its busiest sixteenths. The downbeat
@@ -118,14 +118,20 @@ class BeatNet:
         return _conv(h, p["out.w"], p["out.b"])
 
 
-def confidence(act: np.ndarray) -> float:
-    """How sure the network is on this audio: the median height of the local maxima above 0.1 of
-    its beat activation ``act`` ``(n_frames,)`` (0 when there are none)."""
+def peak_height(act: np.ndarray, percentile: float = 50.0) -> float:
+    """A percentile of the heights of the local maxima above 0.1 of a beat activation ``act``
+    ``(n_frames,)`` (0 when there are none)."""
     a = np.asarray(act)
     if a.size < 3:
         return 0.0
     k = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] > a[2:]) & (a[1:-1] > 0.1)) + 1
-    return float(np.median(a[k])) if k.size else 0.0
+    return float(np.percentile(a[k], percentile)) if k.size else 0.0
+
+
+def confidence(act: np.ndarray) -> float:
+    """How sure the network is on this audio: the median height of the local maxima above 0.1 of
+    its beat activation ``act`` ``(n_frames,)`` (0 when there are none)."""
+    return peak_height(act, 50.0)
 
 
 def trust(frontend: Frontend) -> float:

@@ -61,7 +61,7 @@ from ..core.errors import ParameterError, TechnobWarning
 from ..core.frontend import StreamedAnalyzer, frontend_for
 from ..core.node import AnalyzerNode, Param
 from ..core.results import BeatGrid
-from .beatnet import beat_activation, trust
+from .beatnet import beat_activation, peak_height, trust
 
 if TYPE_CHECKING:
     from ..core.frontend import Frontend
@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 
 #: Default tempo range (BPM) and the centre of the tempo prior. The floor reaches a chorale or a
 #: siciliano at 60-70 BPM; music twice as fast that the comb halves is doubled back by the
-#: network (:data:`NET_OCTAVE_TRUST`).
+#: network (:data:`NET_OCTAVE_PEAK`).
 MIN_BPM = 55.0
 MAX_BPM = 180.0
 PRIOR_BPM = 125.0
@@ -106,12 +106,16 @@ EXTEND_MIN_ONSET = 0.15
 EXTEND_MIN_RATIO = 1.5
 #: Fewer beats than this are too few to tell 3 from 4: the meter is 4.
 METER_MIN_BEATS = 32
-#: The tempo is doubled when the learned activation (trusted at least this much) repeats at half
-#: the period at least this strongly (x its autocorrelation at the period): :func:`_net_octave`.
-#: 0.2 (a median activation peak of 0.66): with the 55 BPM floor the comb halves Kevin MacLeod's
-#: Vibe Ace (130 -> 65 BPM, trust 0.37), and the network doubles it back; at 0 it also doubled
-#: Karissa Hobbs' Let's Go Fishin' (88.5 -> 177 BPM; real beat F against madmom 0.907 -> 0.860).
-NET_OCTAVE_TRUST = 0.2
+#: The tempo is doubled when the learned activation repeats at half the period at least
+#: :data:`NET_OCTAVE_RATIO` x its autocorrelation at the period, where its beats stand out: the
+#: 75th percentile of its peak heights (:func:`technob_fx.stages.beatnet.peak_height`) at least
+#: this. With the 55 BPM floor the comb halves Kevin MacLeod's Vibe Ace (130 -> 65 BPM) and the
+#: network doubles it back; at 0 it also doubled Karissa Hobbs' Let's Go Fishin' (88.5 -> 177 BPM).
+#: Vibe Ace measures 0.91-0.93 cut anywhere from 30 s on, Let's Go Fishin' 0.72-0.81: 0.85 is the
+#: middle of the gap. The gate was trust >= 0.2 (the median peak height, 0.66), but the median
+#: falls among Vibe Ace's widely spread peaks and swung 0.11-0.81 with where the file was cut:
+#: cut at 57.5 or 60 s it stayed at 65 BPM.
+NET_OCTAVE_PEAK = 0.85
 NET_OCTAVE_RATIO = 0.5
 #: Weight of the learned beat activation (x the network's trust, a probability) added to the
 #: onset signal (95th percentile 1) that places the beats, on music with a drum kit
@@ -678,8 +682,8 @@ def track_beats(
 
 
 def _net_octave(fe: Frontend, bpm: float, max_bpm: float, n_frames: int) -> float:
-    """``2 x bpm`` when the learned beat activation, where it is trusted, marks the half beats as
-    beats too (half-time drums over a fast pulse: drum and bass, dubstep at full tempo); else ``bpm``.
+    """``2 x bpm`` when the learned beat activation, where its beats stand out
+    (:data:`NET_OCTAVE_PEAK`), marks the half beats as beats too (half-time drums over a fast pulse: drum and bass, dubstep at full tempo); else ``bpm``.
 
     The network fires on beats only, so the autocorrelation of its activation at half the period
     is high only when the pulse is twice as fast; the hand-made onset signal cannot tell this
@@ -687,9 +691,11 @@ def _net_octave(fe: Frontend, bpm: float, max_bpm: float, n_frames: int) -> floa
     """
     lag = 60.0 * fe.fps / bpm
     # the cheap tests first: the network runs only where a doubled tempo could be the answer
-    if 2 * bpm > max_bpm or n_frames < 4 * lag or trust(fe) < NET_OCTAVE_TRUST:
+    if 2 * bpm > max_bpm or n_frames < 4 * lag:
         return bpm
     act = beat_activation(fe)[0].astype(np.float64)
+    if peak_height(act, 75.0) < NET_OCTAVE_PEAK:
+        return bpm
     ac = _autocorr(act, int(lag) + 2)
     full = float(np.interp(lag, np.arange(ac.size), ac))
     half = float(np.interp(lag / 2, np.arange(ac.size), ac))
