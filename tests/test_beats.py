@@ -462,7 +462,7 @@ def test_the_tempo_octave_does_not_depend_on_where_a_real_track_is_cut(shared_da
     network's octave check doubles it back wherever the file is cut. Cut at 57.5 or 60 s it
     stayed at 65 BPM (the old gate, the median peak height, swung with the cut); Let's Go Fishin'
     (88.5 BPM) is never doubled."""
-    import librosa
+    from technob_fx.core.io import read_audio
 
     music = shared_data / "music"
     for stem, bpm, cuts in (("Kevin_MacLeod_-_Vibe_Ace", 130.0, (30.0, 57.5, 60.0, None)),
@@ -470,8 +470,7 @@ def test_the_tempo_octave_does_not_depend_on_where_a_real_track_is_cut(shared_da
         path = next(music.glob(f"{stem}*.ogg"), None)
         if path is None:
             continue
-        y, sr = librosa.load(str(path), sr=44100, mono=False)
-        y = np.atleast_2d(y).astype(np.float32)
+        y, sr = read_audio(path, 44100)
         for cut in cuts:
             part = y if cut is None else y[:, : int(cut * sr)]
             tempo = track_beats(part, sr).tempo
