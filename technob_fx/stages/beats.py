@@ -13,9 +13,9 @@ music:
 2. **Tempo** -- a comb over the autocorrelation of the onset signal (lags 1-4 x the period, so the
    whole metrical hierarchy votes), evaluated every 0.05 BPM inside ``[min_bpm, max_bpm]``, times a
    log-normal prior centred on ``prior_bpm`` (125 BPM for music with a drum kit, 110 without),
-   which breaks octave ties; a double tempo loses on
-   the prior and the range. Where the network is trusted and its activation repeats at half the
-   period, the tempo is doubled (:func:`_net_octave`: half-time drums over a fast pulse). Both
+   which breaks octave ties; a double tempo loses on the prior and the range. Where the network's
+   beats stand out (:data:`NET_OCTAVE_PEAK`) and its activation repeats at half the period, the
+   tempo is doubled (:func:`_net_octave`: half-time drums over a fast pulse). Both
    ends of the range are settable.
 3. **Beats** -- dynamic programming (Ellis 2007) picks the beat sequence that best agrees with the
    onsets and the local period: the comb of step 2 on 8-second windows, with a Viterbi path
@@ -683,7 +683,8 @@ def track_beats(
 
 def _net_octave(fe: Frontend, bpm: float, max_bpm: float, n_frames: int) -> float:
     """``2 x bpm`` when the learned beat activation, where its beats stand out
-    (:data:`NET_OCTAVE_PEAK`), marks the half beats as beats too (half-time drums over a fast pulse: drum and bass, dubstep at full tempo); else ``bpm``.
+    (:data:`NET_OCTAVE_PEAK`), marks the half beats as beats too (half-time drums over a fast
+    pulse: drum and bass, dubstep at full tempo); else ``bpm``.
 
     The network fires on beats only, so the autocorrelation of its activation at half the period
     is high only when the pulse is twice as fast; the hand-made onset signal cannot tell this

@@ -251,13 +251,18 @@ def estimate_key(audio: np.ndarray, sr: float, *, frontend: Frontend | None = No
     return KeyEstimate(PITCH_CLASSES[best_tonic], MODES[best_mode][2], conf)
 
 
+#: Flatness above 5 kHz (geometric over arithmetic mean of the mel bands, median loud frame) from
+#: which :func:`has_drum_kit` hears a drum kit. Music with a kit measures 0.51-0.83 (the techno
+#: fixtures, a country song, drum and bass), without one 0.00-0.31 (a string orchestra's bowing
+#: noise is the highest): the middle of the gap.
+DRUM_KIT_FLATNESS = 0.4
+
+
 def has_drum_kit(frontend: Frontend) -> bool:
     """Noisy drums (hats, cymbals, claps) through the track: the spectrum above 5 kHz is flat
-    (geometric over arithmetic mean of its mel bands >= 0.4) in the median loud frame; tonal
-    instruments have peaky spectra there. Music with a kit measures 0.51-0.83 (techno fixtures,
-    a country song, drum and bass), without one 0.00-0.31 (a string orchestra's bowing noise
-    is the highest). Cached on the front-end (the key, the sections and the
-    beat tracker all ask)."""
+    (geometric over arithmetic mean of its mel bands >= :data:`DRUM_KIT_FLATNESS`) in the median
+    loud frame; tonal instruments have peaky spectra there. Cached on the front-end (the key,
+    the sections and the beat tracker all ask)."""
     from ..core.frontend import mel_centres
 
     def compute() -> bool:
@@ -270,7 +275,7 @@ def has_drum_kit(frontend: Frontend) -> bool:
             return False
         loud = total > 1e-3 * np.percentile(total, 95)
         flat = np.exp(np.log(hi[loud]).mean(axis=1)) / hi[loud].mean(axis=1)
-        return bool(np.median(flat) >= 0.4)
+        return bool(np.median(flat) >= DRUM_KIT_FLATNESS)
 
     return frontend.get("has_drum_kit", compute)
 

@@ -144,14 +144,14 @@ def _techno_costs(feats: dict[str, np.ndarray], drops: np.ndarray | None = None)
     Levels are relative to the track's full sections (a high percentile of each feature): a drop
     is as loud, bassy and harmonic as the track gets; a breakdown keeps the harmony and loses the
     bass and the drums; a build keeps harmony and drums but not the full loudness, bass or
-    harmony (its riser half loses bass and kick, while hats and rolls go on); intro and outro have drums
-    without the harmony of the drops.
+    harmony (its riser half loses bass and kick, while hats and rolls go on); intro and outro
+    have drums without the harmony of the drops.
 
     ``drops`` (bool, ``(n_bars,)``): the drop bars of a first pass. A drop then also keeps the
     air (hats, cymbals) of those drops: a bar more than 2 dB below their median air costs a drop
-    1 per dB more (and counts as less full to an intro or outro). An intro of kick and chords differs from the drop by its missing hats. The
-    reference is the drops' level, not a percentile of the track, since the noise sweep of a
-    build is often the track's loudest air.
+    1 per dB more (and counts as less full to an intro or outro). An intro of kick and chords
+    differs from the drop by its missing hats. The reference is the drops' level, not a
+    percentile of the track, since the noise sweep of a build is often the track's loudest air.
     """
     loud, bass, harm = feats["loud"], feats["bass"], feats["harm"]
     drums = feats["high"] + 0.5 * feats["mid"]
@@ -181,8 +181,9 @@ def _techno_costs(feats: dict[str, np.ndarray], drops: np.ndarray | None = None)
     # a full stop (a bar 20 dB below the loud bars, with music after it) belongs to the section it
     # interrupts: it fits every state. A silent end is left to the costs above (an outro's fade).
     silent = dl < -20.0
-    music_after = np.append(np.flip(np.logical_or.accumulate(np.flip(~silent)))[1:], False)
-    c[silent & music_after] = 0.0
+    sounding = np.flatnonzero(~silent)
+    last = sounding[-1] if sounding.size else -1
+    c[silent & (np.arange(silent.size) < last)] = 0.0
     return c
 
 
@@ -243,8 +244,7 @@ def is_four_to_the_floor(grid: BeatGrid, frontend: Frontend) -> bool:
     """Whether the track is dance music with a drum kit (the techno labeller applies).
 
     4/4, a tempo between 100 and 190 BPM, and noisy drums (hats, cymbals, claps): the spectrum
-    above 5 kHz is flat (geometric over arithmetic mean of its mel bands >= 0.4) in the median
-    loud frame (:func:`technob_fx.stages.key.has_drum_kit`). Tonal instruments (strings, keys,
+    above 5 kHz is flat in the median loud frame (:func:`technob_fx.stages.key.has_drum_kit`). Tonal instruments (strings, keys,
     brass, voices) have peaky spectra there.
     """
     from .key import has_drum_kit
