@@ -20,6 +20,7 @@
         # 1. mirror the repositories (the session's `fetch` tool does this), pinned commits:
         #    github:mir-dataset-loaders/mirdata @ b95bf3893616ff16082beed7869f144bb711c163
         #    github:CPJKU/madmom                @ 27f032e8947204902c675e5e341a3faf5dc86dae
+        #    github:CPJKU/BallroomAnnotations   @ 1db08914a8ae15edb01f104046e30bad88effe67
         #    -> /work/.mirror/<owner>+<name>/repo
         # 2. materialise the cache (audio + manifest.json per source):
         python -m benchmarks.datasets build [--mirrors /work/.mirror] [--cache /work/cache]
@@ -36,6 +37,8 @@ without music: the madmom source adds no file. The mirdata test resources are mo
 two-second stubs, silent files, or real excerpts whose beat annotations were truncated to their
 first 3-5 beats; :data:`MIRDATA` keeps the real excerpts (20-57 s) with their whole-track tempo,
 meter and key, and scores their beats only inside the annotated span (``Track.beat_span``).
+Where the dataset's own annotations are public (:data:`FULL_BEATS`: the Ballroom beats and bars
+of Krebs et al. in CPJKU/BallroomAnnotations), the whole excerpt is scored against them instead.
 """
 
 from __future__ import annotations
@@ -386,6 +389,12 @@ MIRDATA: list[dict] = [
      "tempo_jams": "giantsteps_tempo/giantsteps-tempo-dataset-0b7d47ba8cae59d3535a02e3db69e2cf6d0af5bb/annotations_v2/jams/28952.LOFI.jams",
      "dataset": "GiantSteps tempo v2 (2 s excerpt)"},
 ]
+#: Whole-excerpt beat annotations for MIRDATA entries, from the dataset's own public repository:
+#: name -> (repository, commit, path). mirdata's test copy of the same file keeps its first beats.
+FULL_BEATS: dict[str, tuple[str, str, str]] = {
+    "ballroom_waltz_105901": ("CPJKU/BallroomAnnotations", "1db08914a8ae15edb01f104046e30bad88effe67",
+                              "Media-105901.beats"),
+}
 #: mirdata test audio not used, and why (the inventory prints it).
 MIRDATA_SKIPPED = ("1-2 s stubs, silent files (beatles, billboard, queen, guitarset, candombe), automatic annotations "
                    "(jtd: madmom-based beats), and sources without beat/tempo/key/section truth")
@@ -442,6 +451,12 @@ def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> d
                          "origin": f"github:{MIRDATA_REPO}@{MIRDATA_COMMIT}:{_R}{e['audio']}"}
             if "beats" in e:
                 rec["beats_text"] = _git_show(mirror, MIRDATA_COMMIT, _R + e["beats"]).decode()
+            full = FULL_BEATS.get(e["name"])
+            full_mirror = mirrors / full[0].replace("/", "+") / "repo" if full else None
+            if full and full_mirror.is_dir():
+                rec["beats_text"] = _git_show(full_mirror, full[1], full[2]).decode()
+                rec["beats_complete"] = True
+                rec["beats_origin"] = f"github:{full[0]}@{full[1]}:{full[2]}"
             if "tempo" in e:
                 rec["tempo"] = float(_git_show(mirror, MIRDATA_COMMIT, _R + e["tempo"]).decode().split()[0])
             if "tempo_jams" in e:
@@ -484,7 +499,9 @@ def public_tracks(cache: Path | None = None) -> list[Track]:
                    tempo=rec.get("tempo"), key=rec.get("key"), beats_per_bar=rec.get("beats_per_bar"),
                    duration=rec["duration"], provenance={"all": rec["dataset"], "origin": rec["origin"]})
         if "beats_text" in rec:
-            _apply_beats(tr, rec["beats_text"], partial=True)
+            _apply_beats(tr, rec["beats_text"], partial=not rec.get("beats_complete"))
+            if rec.get("beats_origin"):
+                tr.provenance["beats"] = rec["beats_origin"]
             if tr.downbeats is not None and tr.downbeats.size < 2:
                 tr.downbeats = None
         if tr.key:
