@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,11 +196,16 @@ def test_streams_never_loads_whole_file_and_cleans_stale_temp_files(tmp_path, ge
     import technob_fx.core.io
     from technob_fx.blend.dataset import Source, _source_dir, process_source
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the dataset builder must stream, not read whole files")
+    path = genre_dirs["lofi"][0] / "lofi_01.wav"
+    read_audio = technob_fx.core.io.read_audio
+
+    def refuse(file, *args, **kwargs):
+        # reading back a chunk it has just written is fine; a whole source file is not
+        if Path(file).resolve() == path.resolve():
+            raise AssertionError("the dataset builder must stream, not read whole files")
+        return read_audio(file, *args, **kwargs)
 
     monkeypatch.setattr(technob_fx.core.io, "read_audio", refuse)
-    path = genre_dirs["lofi"][0] / "lofi_01.wav"
     st = path.stat()
     src = Source("lofi", path, st.st_size, st.st_mtime_ns)
     d = _source_dir(tmp_path, src)
