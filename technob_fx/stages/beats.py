@@ -26,9 +26,10 @@ music:
    music made on a DAW's grid) the grid is that line; otherwise a curve of time against beat
    number runs through them (:func:`_fit_grid`: a beat keeps its own time unless it is off the
    line of its neighbours; a cubic Hermite spline whose slopes are the local beat periods). The
-   grid therefore keeps going, in time, through breakdowns, and follows a drifting tempo. Before the first and after the last supported beat it is extended at the end periods
-   to the ends of the sounding audio, at the start only while the onsets still mark the extended
-   beats (:func:`_pulsed_extent`: not into a free, tempo-less intro).
+   grid therefore keeps going, in time, through breakdowns, and follows a drifting tempo.
+   Before the first and after the last supported beat it is extended at the end periods to the
+   ends of the sounding audio, at the start only while the onsets still mark the extended beats
+   (:func:`_pulsed_extent`: not into a free, tempo-less intro).
 5. **Meter** -- 3 or 4 beats per bar (:func:`estimate_meter`): how much of the beat-to-beat
    variation of beat-synchronous features (harmonic spectrum, chroma, the onset pattern inside the
    beat, the low-band accent, harmonic change), after removing what changes slower than 12 beats,
@@ -158,12 +159,12 @@ STEADY_ON_LINE = 0.6
 STEADY_SHARE = 0.8
 #: Off one steady tempo, a supported beat keeps its own time when it lies within GRID_KEEP_TOL
 #: seconds of the line through its +-GRID_KEEP_BEATS neighbours (:func:`_fit_grid`); before,
-#: every beat took the line of +-8 beats, which cut the corner of each ritardando. Fixtures, seeds
-#: 0-5 at 30 s and 0-1 at full length (176 tracks): non-techno beat F up on 25 pieces (siciliano
-#: 0.41-0.62 -> 0.97 on 5 of 8, chorale 0.48-0.67 -> 0.74-0.77), down on one (trumpet_90 seed 3,
-#: 1.00 -> 0.92); techno unchanged; ../shared against madmom 0.79 -> 0.80. Every beat kept
-#: (no tolerance) put lofi_swing's swung pickups (-0.13 s) on the grid: 0.96 -> 0.87 on seed 4;
-#: 0.08-0.12 s score within 0.004.
+#: every beat took the line of +-8 beats, which smoothed a performance's rubato away. Fixtures,
+#: seeds 0-5 at 30 s and 0-1 at full length (176 tracks): non-techno beat F up on 25 pieces
+#: (siciliano 0.41-0.62 -> 0.97 on 5 of 8, chorale 0.48-0.67 -> 0.74-0.77), down on one
+#: (trumpet_90 seed 3, 1.00 -> 0.92); techno unchanged; ../shared against madmom 0.79 -> 0.80.
+#: Every beat kept (no tolerance) put lofi_swing's swung pickups (-0.13 s) on the grid: 0.96 ->
+#: 0.87 on seed 4; 0.08-0.12 s score within 0.004.
 GRID_KEEP_TOL = 0.1
 GRID_KEEP_BEATS = 2
 #: A steady line moves to another sixteenth when the onsets on it are this many times those on
