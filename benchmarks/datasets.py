@@ -412,6 +412,11 @@ MADMOM_SKIPPED = {
 }
 
 
+def _mirror(mirrors: Path, repo: str) -> Path:
+    """The bare git mirror of ``owner/name`` under ``mirrors`` (``<owner>+<name>/repo``)."""
+    return mirrors / repo.replace("/", "+") / "repo"
+
+
 def _git_show(mirror: Path, commit: str, path: str) -> bytes:
     return subprocess.run(["git", f"--git-dir={mirror}", "show", f"{commit}:{path}"], check=True,
                           capture_output=True).stdout
@@ -434,7 +439,7 @@ def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> d
     shared_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in (SHARED_DATA / "annotated").glob("*.wav")} \
         if (SHARED_DATA / "annotated").is_dir() else set()
 
-    mirror = mirrors / MIRDATA_REPO.replace("/", "+") / "repo"
+    mirror = _mirror(mirrors, MIRDATA_REPO)
     if mirror.is_dir():
         out_dir = root / "mirdata"
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -451,12 +456,12 @@ def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> d
                          "origin": f"github:{MIRDATA_REPO}@{MIRDATA_COMMIT}:{_R}{e['audio']}"}
             if "beats" in e:
                 rec["beats_text"] = _git_show(mirror, MIRDATA_COMMIT, _R + e["beats"]).decode()
-            full = FULL_BEATS.get(e["name"])
-            full_mirror = mirrors / full[0].replace("/", "+") / "repo" if full else None
-            if full and full_mirror.is_dir():
-                rec["beats_text"] = _git_show(full_mirror, full[1], full[2]).decode()
-                rec["beats_complete"] = True
-                rec["beats_origin"] = f"github:{full[0]}@{full[1]}:{full[2]}"
+            if e["name"] in FULL_BEATS:
+                repo, commit, path = FULL_BEATS[e["name"]]
+                if _mirror(mirrors, repo).is_dir():
+                    rec["beats_text"] = _git_show(_mirror(mirrors, repo), commit, path).decode()
+                    rec["beats_complete"] = True
+                    rec["beats_origin"] = f"github:{repo}@{commit}:{path}"
             if "tempo" in e:
                 rec["tempo"] = float(_git_show(mirror, MIRDATA_COMMIT, _R + e["tempo"]).decode().split()[0])
             if "tempo_jams" in e:
@@ -471,7 +476,7 @@ def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> d
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         counts["mirdata"] = len(manifest)
 
-    mirror = mirrors / MADMOM_REPO.replace("/", "+") / "repo"
+    mirror = _mirror(mirrors, MADMOM_REPO)
     if mirror.is_dir():
         out_dir = root / "madmom"
         out_dir.mkdir(parents=True, exist_ok=True)

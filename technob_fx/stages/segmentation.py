@@ -244,8 +244,8 @@ def is_four_to_the_floor(grid: BeatGrid, frontend: Frontend) -> bool:
     """Whether the track is dance music with a drum kit (the techno labeller applies).
 
     4/4, a tempo between 100 and 190 BPM, and noisy drums (hats, cymbals, claps): the spectrum
-    above 5 kHz is flat in the median loud frame (:func:`technob_fx.stages.key.has_drum_kit`). Tonal instruments (strings, keys,
-    brass, voices) have peaky spectra there.
+    above 5 kHz is flat in the median loud frame (:func:`technob_fx.stages.key.has_drum_kit`).
+    Tonal instruments (strings, keys, brass, voices) have peaky spectra there.
     """
     from .key import has_drum_kit
 
