@@ -13,6 +13,11 @@
     repeated to 30 s: beats from the loop's length, a downbeat every 4 beats from its start
     (:data:`LOOPS`). ``loops_train`` are the loops the beat network was trained on, reported apart
     and not evidence of accuracy; ``loops`` were never trained on. Cached under ``<cache>/loops/``.
+``loop_files``
+    The same 11 loops as they are, 0.9 to 14.8 s (one to 8 bars, as a producer drags a loop in):
+    the tempo a DAW reads from a loop's length, beats every ``loop / n`` s, bar 1 at the start.
+    Read in place. The beat network trained on 7 of them (repeated); the tempo of a loop file
+    comes from its length and the comb (:func:`technob_fx.stages.beats.loop_grid`).
 ``public``
     Real annotated audio from the test resources of public repositories, never tuned on (only
     measured). Built into ``<cache>/annotated/<source>/`` from bare git mirrors by::
@@ -70,7 +75,7 @@ def _shared_root() -> Path:
 
 
 SHARED_DATA = _shared_root()
-GROUPS = ("fixtures", "public", "shared", "loops", "loops_train")
+GROUPS = ("fixtures", "public", "shared", "loops", "loops_train", "loop_files")
 
 
 def cache_root() -> Path:
@@ -286,6 +291,26 @@ def loop_tracks(root: Path = SHARED_DATA, *, trained: bool = False) -> list[Trac
                          provenance={"beats": f"loop length / {n} beats, repeated {reps} times",
                                      "downbeats": "every 4 beats from the loop's start (assumed a downbeat)",
                                      "training": "in the beat network's training data" if trained else "never trained on"}))
+    return out
+
+
+def loop_file_tracks(root: Path = SHARED_DATA) -> list[Track]:
+    """Group ``loop_files``: every loop of :data:`LOOPS` as it is (not repeated), read in place."""
+    import soundfile as sf
+
+    out = []
+    for name, (n, in_training) in LOOPS.items():
+        src = root / "samples" / f"{name}.flac"
+        if not src.exists():
+            continue
+        info = sf.info(str(src))
+        loop = info.frames / info.samplerate
+        beats = np.arange(n) * loop / n
+        out.append(Track(name=name, group="loop_files", source="../shared/data/samples", path=src, beats=beats,
+                         downbeats=beats[::4], beats_per_bar=4, tempo=60.0 * n / loop, duration=loop,
+                         provenance={"beats": f"loop length / {n} beats", "downbeats": "every 4 beats from the start",
+                                     "training": "repeated, in the beat network's training data" if in_training
+                                     else "never trained on"}))
     return out
 
 
@@ -528,6 +553,8 @@ def load_groups(groups: list[str] | tuple[str, ...] = GROUPS, *, quick: bool = F
             out[g] = public_tracks()
         elif g in ("loops", "loops_train"):
             out[g] = loop_tracks(trained=g == "loops_train")
+        elif g == "loop_files":
+            out[g] = loop_file_tracks()
         else:
             raise ValueError(f"unknown group {g!r}; have {', '.join(GROUPS)}")
     return out

@@ -237,6 +237,80 @@ def test_tempo_range_on_the_real_trumpet_loop(shared_data):
     assert grid.beats.size >= 5 and 80 <= grid.tempo <= 100
 
 
+def _loop(bars: int, bpm: float, label: str = "drop") -> tuple[np.ndarray, float]:
+    """A loop of ``bars`` bars cut from a rendered section: exactly ``4 x bars`` beats long, first beat at 0."""
+    audio, truth = synth_techno(((label, bars),), bpm=bpm, seed=3)
+    n = int(round(bars * 4 * 60.0 / bpm * truth.sample_rate))
+    return np.ascontiguousarray(audio[:, :n]), truth.sample_rate
+
+
+@pytest.mark.parametrize("bpm", [133.0, 174.0])
+def test_a_one_bar_loop_gets_its_tempo_from_its_length(bpm):
+    """A one-bar loop (1.4-1.8 s) is too short for the tracker alone (it gave no grid); repeated,
+    it is read as 4 beats: the tempo is 4 beats over its length, the bar starts at 0, and a
+    warning says the loop was assumed. At 174 BPM the repeated loop alone was tracked at 2/3 of
+    its tempo: the beat count whose tempo comb is strongest decides."""
+    from technob_fx.stages.beats import LoopGridWarning
+
+    audio, sr = _loop(1, bpm)
+    with pytest.warns(LoopGridWarning, match="read as a loop of 4 beats"):
+        grid = track_beats(audio, sr)
+    step = 60.0 / bpm
+    assert grid.tempo == pytest.approx(bpm, rel=1e-3)
+    assert grid.beats.size == 4 and np.allclose(grid.beats, step * np.arange(4), atol=0.01)
+    assert np.allclose(grid.downbeats, grid.beats[:1]) and grid.beats_per_bar == 4
+    # a forced downbeat moves the bar; the beats stay
+    with pytest.warns(LoopGridWarning):
+        forced = track_beats(audio, sr, downbeat=2 * step, frontend=Frontend(audio, sr))
+    assert np.allclose(forced.beats, grid.beats) and forced.downbeats[0] == pytest.approx(grid.beats[2])
+
+
+def test_a_two_bar_loop_starts_its_bar_at_its_start():
+    """A 2-bar loop (4.9 s) the tracker reads alone at its tempo takes the loop's grid: exact tempo
+    and bar 1 on the first beat (the tracker alone put it on beat 3), without a warning."""
+    import warnings
+
+    audio, sr = _loop(2, 97.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grid = track_beats(audio, sr)
+    step = 60.0 / 97.0
+    assert grid.tempo == pytest.approx(97.0, rel=1e-3)
+    assert np.allclose(grid.beats, step * np.arange(8), atol=0.01)
+    assert np.allclose(grid.downbeats, [0.0, 4 * step], atol=0.01)
+
+
+def test_a_one_shot_is_not_a_loop():
+    """A single kick (0.6 s) has no beats to count: an empty grid, no loop read into it."""
+    import warnings
+
+    audio, sr = _loop(1, 100.0, "intro")
+    one = np.zeros_like(audio[:, : int(0.6 * sr)])
+    one[:, : int(0.3 * sr)] = audio[:, : int(0.3 * sr)]  # the first kick, then silence
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grid = track_beats(one, sr)
+    assert grid.beats.size == 0 and grid.tempo == 0.0
+
+
+def test_the_real_drum_loops_get_their_tempo(shared_data):
+    """The CC0 pack's loops, 0.9 to 14.8 s long: the tempo their beat count gives and bar 1 at the start."""
+    import warnings
+
+    from technob_fx.core.io import read_audio
+
+    loops = {"loop_industrial": 2, "loop_amen": 4, "loop_breakbeat": 4, "loop_perc1": 4, "loop_safari": 16,
+             "arovane_beat_a": 32}
+    for name, n in loops.items():
+        audio, sr = read_audio(shared_data / "samples" / f"{name}.flac")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            grid = track_beats(audio, sr)
+        dur = audio.shape[1] / sr
+        assert grid.tempo == pytest.approx(60.0 * n / dur, rel=0.005), name
+        assert grid.beats.size == n and grid.downbeats[0] == grid.beats[0] < 0.03, name
+
+
 def test_cli_analyze_forced_meter_and_downbeat(short_track_file, tmp_path, capsys):
     """`technob analyze --beats-per-bar 3 --downbeat T`: analysis.json and the bar features follow."""
     import json

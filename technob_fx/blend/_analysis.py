@@ -22,7 +22,7 @@ def beat_times(mono: np.ndarray, sr: float, frontend: Any = None) -> tuple[float
         return 0.0, np.zeros(0)
     from ..stages.beats import track_beats
 
-    grid = track_beats(mono, sr, frontend=frontend)
+    grid = track_beats(mono, sr, loop=False, frontend=frontend)  # a chunk is cut from a piece
     if grid.tempo > 0 and len(grid.beats) >= 2:
         return float(grid.tempo), np.asarray(grid.beats, dtype=np.float64)
     return 0.0, np.zeros(0)

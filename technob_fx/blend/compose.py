@@ -194,7 +194,7 @@ def analyse_chunk(audio: np.ndarray, sr: float, genre: str) -> dict[str, Any]:
     from ..stages.notes import split_roles, transcribe
 
     fe = Frontend(audio, sr)
-    grid = track_beats(audio, sr, frontend=fe)
+    grid = track_beats(audio, sr, loop=False, frontend=fe)  # a chunk is cut from a piece
     k = estimate_key(audio, sr, frontend=fe)
     tonic, mode = PITCH_CLASSES.index(k.tonic), k.mode
     scale = scale_of(mode)

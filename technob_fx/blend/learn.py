@@ -398,7 +398,7 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     if mono.size >= 2 * sr and float(np.abs(mono).max()) > 1e-4:
         from ..stages.beats import track_beats
 
-        down = np.asarray(track_beats(mono, sr, frontend=fe).downbeats, float)
+        down = np.asarray(track_beats(mono, sr, loop=False, frontend=fe).downbeats, float)
         if down.size:
             first = int(np.argmin(np.abs(beats - down[0])))
             first = first % 4 if beats.size - first < nb + 1 else first
