@@ -335,3 +335,22 @@ def test_cli_quantize_loop_is_exact_and_tagged(tmp_path, drifting, capsys):
     assert main(["quantize", str(src), str(tmp_path / "bad.wav"), "--bpm", "128", "--grid-file", str(grid_file),
                  "--loop", "--bars", "10", "--quiet"]) == 1
     assert not (tmp_path / "bad.wav").exists()
+
+
+def test_a_one_bar_loop_comes_out_a_whole_bar_at_the_new_tempo():
+    """A producer's case: a one-bar loop (133 BPM, 1.80 s) warped to 128 BPM is exactly 4 beats
+    long at 128 (the tail after the last beat is held to the grid's next beat, the loop's end),
+    and reads back as 128 BPM. Before, the tail kept its speed: 7 ms too long for a loop."""
+    import warnings
+
+    from technob_fx.stages.beats import track_beats
+
+    audio, truth = synth_techno((("drop", 1),), bpm=133.0, seed=3)
+    loop = np.ascontiguousarray(audio[:, : int(round(4 * 60 / 133 * SR))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the LoopGridWarning of a one-bar clip
+        grid = track_beats(loop, SR)
+        out = warp(loop, SR, time_map(grid, 128.0))
+        back = track_beats(out, SR)
+    assert out.shape[1] / SR == pytest.approx(4 * 60 / 128, abs=0.001)
+    assert back.tempo == pytest.approx(128.0, rel=2e-3) and back.beats.size == 4

@@ -2,8 +2,9 @@
 
 A :class:`TimeMap` pairs anchor times in the input (detected beats, bars or 16ths) with times in
 the output (the same anchors moved onto a grid at the target tempo, by ``strength``). Between
-anchors the audio is stretched at a constant ratio; before the first anchor and after the last it
-plays at its original speed. :func:`warp` applies a map with one of two Rubber Band engines:
+anchors the audio is stretched at a constant ratio; before the first anchor it plays at its
+original speed, and after the last too, once past the grid's next anchor (one spacing on).
+:func:`warp` applies a map with one of two Rubber Band engines:
 
 * ``"pedalboard"`` (default, no system dependency): :func:`pedalboard.time_stretch` with a
   per-input-sample ``stretch_factor`` array. In pedalboard a stretch factor is a *speed*
@@ -104,8 +105,11 @@ class TimeMap(Result):
     def extended(self, duration: float) -> tuple[np.ndarray, np.ndarray]:
         """Anchors covering ``[0, duration]`` of the input.
 
-        The head before the first anchor and the tail after the last keep their speed (ratio 1);
-        anchors past ``duration`` are dropped (the map is cut at ``duration`` by interpolation).
+        The head before the first anchor keeps its speed (ratio 1). The tail after the last anchor
+        is stretched as the last segment up to the grid's next anchor (one spacing after the
+        last: a loop's end is its next first beat, so a loop comes out a whole number of beats
+        long), and keeps its speed after that. Anchors past ``duration`` are dropped (the map is
+        cut at ``duration`` by interpolation).
 
         Parameters
         ----------
@@ -125,7 +129,17 @@ class TimeMap(Result):
         if s.size == 0:
             return np.array([0.0, duration]), np.array([0.0, duration])
         if keep.all():
-            end = d[-1] + (duration - s[-1])  # the tail keeps its speed
+            if s.size >= 2:
+                # the grid's next anchor, one spacing on; the tail up to it stretched as the last
+                # segment (a loop), beyond it at its own speed (a fade-out)
+                ns, nd = 2.0 * s[-1] - s[-2], 2.0 * d[-1] - d[-2]
+                if ns < duration:
+                    s, d = np.append(s, ns), np.append(d, nd)
+                    end = nd + (duration - ns)
+                else:
+                    end = float(np.interp(duration, [s[-1], ns], [d[-1], nd]))
+            else:
+                end = d[-1] + (duration - s[-1])  # the tail keeps its speed
         else:
             end = float(np.interp(duration, src, dst))  # cut inside a segment
         if s[0] > 0:
