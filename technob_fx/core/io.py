@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -531,52 +530,49 @@ def _umask() -> int:
     return mask
 
 
-def _hold_signals() -> object:
-    """Block SIGINT and SIGTERM in this thread (where possible); returns what to restore."""
-    import signal
-
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
-def _release_signals(held: object) -> None:
-    """Undo :func:`_hold_signals`: a signal that came meanwhile is handled now."""
-    import signal
-
-    if held is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # type: ignore[arg-type]
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
 
-    The temporary file keeps ``path``'s extension (encoders pick the format from it). On any
-    exception it is deleted and ``path`` is left as it was.
+    The temporary file, ``.<stem>.<random>.part<suffix>``, keeps ``path``'s extension (encoders
+    pick the format from it). On any exception it is deleted and ``path`` is left as it was.
     """
+    import secrets
+
     out = check_output_path(path, inputs)
     parent = out.parent if str(out.parent) else Path(".")
-    # Ctrl-C / SIGTERM wait until the temporary file is in the try below, which deletes it.
-    hold = _hold_signals()
+    # The name is chosen before the file is made (O_EXCL), so an exception raised at any point
+    # finds it to delete: Ctrl-C, or SIGTERM raising Terminated. tempfile.mkstemp's name is known
+    # only once it returns, and blocking the signals around it did not help in a process with
+    # other threads (BLAS's): the kernel hands the signal to one of them, and Python runs the
+    # handler in this thread all the same; a dataset worker left a .part.npy that way.
+    tmp: Path | None = None
+    fd = -1
     try:
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part" + out.suffix, dir=parent)
-        except OSError as exc:  # name the file the user asked for, not the hidden temporary one
-            raise PathError(f"{out}: cannot write ({exc.strerror or exc})") from None
+        for _ in range(100):
+            tmp = parent / f".{out.stem}.{secrets.token_hex(4)}.part{out.suffix}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                tmp = None
+            except OSError as exc:  # name the file the user asked for, not the hidden temporary one
+                tmp = None
+                raise PathError(f"{out}: cannot write ({exc.strerror or exc})") from None
+        else:
+            raise PathError(f"{out}: cannot write (no free temporary name beside it)")
         os.close(fd)
-        tmp = Path(tmp_name)
-    except BaseException:
-        _release_signals(hold)
-        raise
-    try:
-        _release_signals(hold)
+        fd = -1
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+        os.chmod(tmp, 0o666 & ~_umask())  # created 0600; give the file normal permissions
         os.replace(tmp, out)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise
 
 
