@@ -575,3 +575,23 @@ def test_the_grid_keeps_a_performances_own_timing():
     audio, truth = make_trap("siciliano_68", seed=1, duration=30)
     grid = track_beats(audio, truth.sample_rate)
     assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.85  # 0.57 before
+
+
+def test_cli_analyze_a_one_bar_loop(tmp_path, capsys):
+    """`technob analyze loop.wav`: the loop's 4 beats and tempo, and one warning line saying a loop
+    was assumed; `--not-a-loop`: no grid, no warning."""
+    import json
+
+    from technob_fx.cli import main
+    from technob_fx.core.io import write_audio
+
+    audio, sr = _loop(1, 133.0)
+    src = write_audio(tmp_path / "loop.wav", audio, sr, bit_depth=24)
+    assert main(["analyze", str(src), "-o", str(tmp_path / "a"), "--quiet"]) == 0
+    doc = json.loads((tmp_path / "a" / "analysis.json").read_text())
+    assert len(doc["beats"]) == 4 and doc["tempo"] == pytest.approx(133.0, rel=1e-3)
+    err = capsys.readouterr().err
+    assert err.count("technob: warning:") == 1 and "read as a loop of 4 beats" in err
+    assert main(["analyze", str(src), "-o", str(tmp_path / "b"), "--quiet", "--not-a-loop"]) == 0
+    assert json.loads((tmp_path / "b" / "analysis.json").read_text())["beats"] == []
+    assert "warning" not in capsys.readouterr().err

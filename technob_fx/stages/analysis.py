@@ -897,6 +897,7 @@ def analyze_file(
     notes: bool = False,
     beats_per_bar: int | None = None,
     downbeat: float | None = None,
+    loop: bool = True,
 ) -> Analysis:
     """Decode an audio file, :func:`analyze` it and optionally :meth:`~Analysis.write` the results.
 
@@ -914,6 +915,9 @@ def analyze_file(
         Polyphonic notes and chords too (see :func:`analyze`).
     beats_per_bar, downbeat : optional
         Forced meter and downbeat time (see :func:`analyze`).
+    loop : bool
+        Read a clip of up to 16 s as a loop too (:func:`technob_fx.stages.beats.loop_grid`);
+        False for a clip cut from a longer piece.
 
     Returns
     -------
@@ -923,7 +927,7 @@ def analyze_file(
     fe, sr, channels = load_frontend(path)
     t_load = time.perf_counter() - t0
     res = analyze(fe.audio, fe.sample_rate, progress=progress, min_bpm=min_bpm, max_bpm=max_bpm, frontend=fe,
-                  notes=notes, beats_per_bar=beats_per_bar, downbeat=downbeat)
+                  notes=notes, beats_per_bar=beats_per_bar, downbeat=downbeat, loop=loop)
     res.sample_rate = sr
     res.channels = channels
     res.timings = {"load": t_load, **res.timings}

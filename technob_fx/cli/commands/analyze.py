@@ -1,4 +1,5 @@
-"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM] [--beats-per-bar N] [--downbeat SECONDS] [--report]``."""
+"""``technob analyze IN [-o DIR] [--min-bpm BPM] [--max-bpm BPM] [--beats-per-bar N] [--downbeat SECONDS]
+[--not-a-loop] [--report]``."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--downbeat", type=float, default=None, metavar="SECONDS",
                    help="force the bar phase: the beat nearest to this time is a downbeat "
                         "(default: found from the audio)")
+    p.add_argument("--not-a-loop", dest="loop", action="store_false",
+                   help="a clip of up to 16 s is cut from a longer piece: do not read it as a loop of whole "
+                        "beats (by default a one-bar loop gets its tempo from its length)")
     p.add_argument("--report", action="store_true",
                    help="also write DIR/report.png and DIR/report.html (see `technob report`)")
     p.add_argument("--notes", action="store_true",
@@ -55,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise PathError(f"output folder is a file: {out_dir}")
     with bar(f"analyze {args.input.name}", enabled=None if not args.quiet else False) as cb:
         res = analyze_file(args.input, out_dir, progress=cb, min_bpm=args.min_bpm, max_bpm=args.max_bpm,
-                           notes=args.notes, beats_per_bar=args.beats_per_bar, downbeat=args.downbeat)
+                           notes=args.notes, beats_per_bar=args.beats_per_bar, downbeat=args.downbeat,
+                           loop=args.loop)
     if not args.quiet:
         total = sum(res.timings.values())
         print(f"{args.input.name}: {res.duration:.1f} s, {res.tempo:.2f} BPM, key {res.key.label}, "
