@@ -342,16 +342,10 @@ def estimate_tempo(
         low for beatless audio.
     """
     n = onset.size
-    # lags up to half the signal only: beyond that the autocorrelation rests on too few products
-    max_lag = int(min(n // 2, 4 * 60.0 * fps / min_bpm + 2))
-    if n < 8 or max_lag < 4 or not np.any(onset > 0):
+    if n < 8 or _max_lag(n, fps, min_bpm) < 4 or not np.any(onset > 0):
         return 0.0, 0.0
-    ac = _autocorr(_detrend(onset, fps), max_lag)
     bpms = np.arange(min_bpm, max_bpm + 1e-9, 0.05)
-    lags = 60.0 * fps / bpms
-    score, wsum = _comb(ac, lags)
-    prior = np.exp(-0.5 * (np.log2(bpms / prior_bpm) / prior_octaves) ** 2)
-    total = np.maximum(score, 0.0) * prior
+    total, salience = _tempo_scores(onset, fps, bpms, prior_bpm, prior_octaves)
     i = int(np.argmax(total))
     if total[i] <= 0:
         return 0.0, 0.0
@@ -362,8 +356,44 @@ def estimate_tempo(
         d = a - 2 * b + c
         if d < 0:
             bpm += 0.05 * 0.5 * (a - c) / d
-    sal = float(score[i]) / max(float(wsum[i]), 1.0)  # weighted mean over the teeth in range
-    return bpm, max(0.0, sal)
+    return bpm, max(0.0, float(salience[i]))
+
+
+def _max_lag(n: int, fps: float, min_bpm: float) -> int:
+    """Longest autocorrelation lag of the tempo comb, frames: 4 periods at ``min_bpm``, and at
+    most half the signal (beyond that the autocorrelation rests on too few products)."""
+    return int(min(n // 2, 4 * 60.0 * fps / min_bpm + 2))
+
+
+def _tempo_scores(onset: np.ndarray, fps: float, bpms: np.ndarray, prior_bpm: float,
+                  prior_octaves: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The tempo comb at ``bpms`` on the detrended onset signal's autocorrelation.
+
+    Returns
+    -------
+    total : np.ndarray, shape ``bpms.shape``
+        The comb (negative: 0) times the log-normal prior around ``prior_bpm`` (standard deviation
+        ``prior_octaves`` octaves): the tempo is its argmax.
+    salience : np.ndarray, shape ``bpms.shape``
+        The comb's weighted mean over the teeth in range (:func:`_salience_threshold`).
+    """
+    ac = _autocorr(_detrend(onset, fps), _max_lag(onset.size, fps, float(bpms.min())))
+    score, wsum = _comb(ac, 60.0 * fps / bpms)
+    prior = np.exp(-0.5 * (np.log2(bpms / prior_bpm) / prior_octaves) ** 2)
+    return np.maximum(score, 0.0) * prior, score / np.maximum(wsum, 1.0)
+
+
+def _salience_threshold(n_frames: int) -> float:
+    """Comb salience under which an onset signal of ``n_frames`` has no tempo: the autocorrelation
+    of a beatless signal is noise of size ~ 1/sqrt(n)."""
+    return max(0.03, 2.8 / np.sqrt(n_frames))
+
+
+def _default_prior(fe: Frontend) -> float:
+    """:data:`PRIOR_BPM` for music with a drum kit, :data:`PRIOR_BPM_NO_DRUMS` without one."""
+    from .key import has_drum_kit
+
+    return PRIOR_BPM if has_drum_kit(fe) else PRIOR_BPM_NO_DRUMS
 
 
 def _dp_beats(onset: np.ndarray, period: float | np.ndarray, tightness: float = DP_TIGHTNESS) -> np.ndarray:
@@ -953,39 +983,26 @@ def _loop_beats(dur: float, bpm: float) -> int:
 def _loop_count(tiled: Frontend, dur: float, min_bpm: float, max_bpm: float, prior_bpm: float) -> int:
     """The count of :data:`LOOP_BEATS` (tempo inside the range) with the highest tempo comb on the
     onsets of the repeated loop ``tiled`` times the tempo prior; 0 when no count's comb stands
-    above the noise (the threshold of :func:`_track`)."""
-    from .key import has_drum_kit
-
+    above the noise (:func:`_salience_threshold`)."""
     counts = np.array([n for n in LOOP_BEATS if min_bpm <= 60.0 * n / dur <= max_bpm])
     if counts.size == 0:
         return 0
-    if not prior_bpm:
-        prior_bpm = PRIOR_BPM if has_drum_kit(tiled) else PRIOR_BPM_NO_DRUMS
     onset = beat_onset_signal(tiled)
-    fps = tiled.fps
-    bpms = 60.0 * counts / dur
-    ac = _autocorr(_detrend(onset, fps), int(min(onset.size // 2, 4 * 60.0 * fps / bpms.min() + 2)))
-    score, wsum = _comb(ac, 60.0 * fps / bpms)
-    total = np.maximum(score, 0.0) * np.exp(-0.5 * np.log2(bpms / prior_bpm) ** 2)
+    total, salience = _tempo_scores(onset, tiled.fps, 60.0 * counts / dur, prior_bpm or _default_prior(tiled))
     i = int(np.argmax(total))
-    sal = float(score[i]) / max(float(wsum[i]), 1.0)
-    return int(counts[i]) if total[i] > 0 and sal >= max(0.03, 2.8 / np.sqrt(onset.size)) else 0
+    return int(counts[i]) if total[i] > 0 and salience[i] >= _salience_threshold(onset.size) else 0
 
 
 def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats_per_bar: int,
            downbeat: float | None) -> tuple[BeatGrid, str]:
     empty = BeatGrid(np.zeros(0), np.zeros(0), 0.0, beats_per_bar or 4)
-    if not prior_bpm:
-        from .key import has_drum_kit
-
-        prior_bpm = PRIOR_BPM if has_drum_kit(fe) else PRIOR_BPM_NO_DRUMS
+    prior_bpm = prior_bpm or _default_prior(fe)
     onset = beat_onset_signal(fe)
     fps = fe.fps
     if onset.size < int(2 * fps) or not np.any(onset > 0):
         return empty, ""
     bpm0, salience = estimate_tempo(onset, fps, min_bpm=min_bpm, max_bpm=max_bpm, prior_bpm=prior_bpm)
-    # the autocorrelation of a beatless signal is noise of size ~ 1/sqrt(n): the threshold follows
-    threshold = max(0.03, 2.8 / np.sqrt(onset.size))
+    threshold = _salience_threshold(onset.size)
     warning = ""
     lo, hi = min(min_bpm, MIN_BPM), max(max_bpm, MAX_BPM)
     if (lo, hi) != (min_bpm, max_bpm):
