@@ -8,8 +8,9 @@ import pytest
 
 from technob_fx.synth.traps import TRAPS, make_trap, trap_names
 
-#: A techno trap, one with a tempo-less intro, one in 3/4 with a pickup, one in 6/8 with a pickup.
-CASES = ("offbeat_hat", "ambient_intro", "minuet", "siciliano_68")
+#: A techno trap, one with a tempo-less intro, one in 3/4 with a pickup, one in 6/8 with a pickup,
+#: and the two backbeat bands (rock, funk), each with a two-beat drum pickup.
+CASES = ("offbeat_hat", "ambient_intro", "minuet", "siciliano_68", "rock_8ths", "funk_16ths")
 DURATION = 16.0
 
 
@@ -94,3 +95,25 @@ def test_deterministic_by_seed():
     a3, _ = make_trap("trumpet_90", seed=2, duration=10)
     assert np.array_equal(a1, a2) and np.array_equal(t1.beats, t2.beats) and t1.key == t2.key
     assert a1.shape != a3.shape or not np.array_equal(a1, a3)
+
+
+def test_funk_snare_on_the_backbeat_kick_off_the_beat(rendered):
+    """The funk trap's truth: the snare cracks on beats 2 and 4 of every bar, while the kick and
+    bass sit more on the off-beats than on the beats they leave (the trap for a kick-led tracker)."""
+    audio, truth = rendered["funk_16ths"]
+    sr = int(truth.sample_rate)
+    assert truth.downbeats[0] == truth.beats[2]  # a two-beat pickup before bar 1
+    spec = np.fft.rfft(audio.mean(axis=0))
+    f = np.fft.rfftfreq(audio.shape[1], 1 / sr)
+    noise = np.fft.irfft(spec * ((f > 1500) & (f < 8000)), audio.shape[1])
+    low = np.fft.irfft(spec * (f < 150), audio.shape[1])
+
+    def energy(x, times):
+        w = int(0.03 * sr)
+        return np.mean([np.sum(x[int(t * sr): int(t * sr) + w] ** 2) for t in times if t * sr + w < x.size])
+
+    bars = truth.downbeats[:-1]
+    period = 60.0 / truth.tempo
+    backbeat = np.concatenate([bars + period, bars + 3 * period])
+    assert energy(noise, backbeat) > 3 * energy(noise, np.concatenate([bars, bars + 2 * period]))
+    assert energy(low, bars + 1.5 * period) > 2 * energy(low, bars + period)

@@ -28,6 +28,8 @@ techno-tuned tracker never sees:
 ``siciliano_68``     6/8 with an eighth-note pickup (beats are dotted quarters, 2 per bar)
 ``lofi_swing``       swung Lo-Fi hip-hop, 7th chords, vinyl noise, 84 BPM
 ``trumpet_90``       a solo monophonic trumpet-like melody at 90 BPM
+``rock_8ths``        rock band: kick on 1 and 3, snare on 2 and 4, 8ths, fills, a two-beat pickup
+``funk_16ths``       funk: kick mostly off the beat, ghost notes, off-16th guitar, snare on 2 and 4
 ===================  ======================================================================
 
 Every piece is deterministic by ``seed`` (the seed also picks the key where the trap does not
@@ -1028,6 +1030,125 @@ def _trumpet(name: str, *, seed: int, duration: float | None, sr: int) -> tuple[
                    description="solo monophonic trumpet-like melody at 90 BPM", target_lufs=-16.0)
 
 
+def _band(name: str, *, seed: int, duration: float | None, sr: int, funk: bool) -> tuple[np.ndarray, TrapTruth]:
+    """A band with a backbeat: rock (8ths) or funk (16ths, syncopated kick, ghost notes).
+
+    Both start with a two-beat drum pickup (bar 1 is the third beat), drift like a drummer
+    without a click (+-1 %), end every fourth bar with a fill and crash on the bar after it.
+    Rock: kick on 1 and 3, a loud snare on 2 and 4, 8th hats, 8th bass and distorted power
+    chords (muted in the verse). Funk: a kick that avoids beats 2-4, ghost notes, 16th hats,
+    a muted guitar on every off-16th, a slap-like bass and horn stabs anticipating the bar.
+    """
+    rng = _rng(name, seed)
+    mode = (["dorian", "minor"] if funk else ["major", "minor"])[seed % 2]
+    tonic = int(rng.integers(12))
+    bpm = float(rng.uniform(94, 108)) if funk else float(rng.uniform(100, 140))
+    form = [("A", 8), ("B", 8), ("A", 8), ("B", 8), ("C", 4), ("B", 8)]
+    if duration is not None:
+        form = [("A", 4), ("B", 4), ("A", 4), ("B", 4)]
+        while len(form) > 2 and (2 + sum(b for _, b in form) * 4) * 60 / bpm > duration * 1.15:
+            form = form[:-1]
+    n_bars = sum(b for _, b in form)
+    n_beats = 2 + n_bars * 4
+    tempi = tempo_curve(n_beats, bpm, rng, rubato=0.01)
+    p = _new_piece(_Timeline.from_tempi(tempi, 0.2).times, sr)
+    v = Voices(sr, rng)
+    kick = v.kick_design("punchy" if not funk else "909") * np.float32(0.9)
+    snare = v.clap_design("snare")
+    snare = snare * np.float32(0.85 / np.abs(snare).max())  # a band's snare hits as hard as its kick
+    hat = v.hat_design("bright" if not funk else "metal", False)
+    ride = v.hat_design("bright", True)
+    n_cr = int(1.6 * sr)
+    crash = _onepole_lp(np.diff(rng.standard_normal(n_cr), prepend=0.0), 9000.0, sr) * np.exp(-np.arange(n_cr) / sr * 2.5)
+    crash = (0.45 * crash / np.abs(crash).max()).astype(np.float32)
+    prog = {"A": [0, 5, 3, 4], "B": [3, 4, 0, 0], "C": [5, 3, 5, 4]} if not funk else {"A": [0, 0, 3, 3], "B": [0, 3, 0, 4], "C": [0, 0, 0, 0]}
+    hum = 0.006
+
+    def hit(beat: float, sig: np.ndarray, gain: float, pan: float = 0.0) -> None:
+        p.put(beat, sig * np.float32(gain * rng.uniform(0.85, 1.0)), pan=pan, jitter=float(rng.uniform(-hum, hum)))
+
+    def tom(pitch: float) -> np.ndarray:
+        t = np.arange(int(0.35 * sr)) / sr
+        x = _sine_sweep(t, pitch, pitch * 0.8, 20.0, sr) * np.exp(-t * 9.0)
+        return (0.8 * x / np.abs(x).max()).astype(np.float32)
+
+    # pickup: two beats of fill before bar 1
+    for k in range(8):
+        hit(k / 4, snare if k % 2 == 0 or k > 4 else tom(180.0), 0.35 + 0.05 * k, pan=0.1)
+    sections = []
+    prev: list[int] | None = None
+    bar = 0
+    for lab, nb in form:
+        sections.append((lab, 2 + bar * 4 if bar else 0, 2 + (bar + nb) * 4))
+        for b in range(nb):
+            g = bar + b
+            b0 = 2 + g * 4
+            st = (lambda s, b0=b0: b0 + s / 4.0) if not funk else (lambda s, b0=b0: b0 + (s // 2) / 2.0 + (0.27 if s % 2 else 0.0))
+            deg = prog[lab][b % 4]
+            pcs = chord_pcs(tonic, mode, deg, seventh=funk)
+            root = 12 * 2 + pcs[0] + (12 if pcs[0] < 4 else 0)
+            fill = b % 4 == 3
+            drums = lab != "C" or b >= 2
+            if b % 4 == 0 and (g > 0):
+                hit(b0, crash, 0.8, pan=-0.3)
+            if drums:
+                if not funk:
+                    kp = "x.......x.x....." if lab == "B" else "x.......x......."
+                else:
+                    kp = ("x.....x...x..x..", "x..x......x...x.")[g % 2]
+                for s_, vel in _steps(kp if not fill else kp[:12] + "...."):
+                    hit(st(s_), kick, vel)
+                for s_ in (4, 12) if not fill else (4,):
+                    hit(st(s_), snare, 0.95, pan=0.05)
+                if funk:
+                    for s_ in (2, 7, 9, 15):
+                        if not (fill and s_ >= 12):
+                            hit(st(s_), snare, 0.13, pan=0.05)
+                cym = ride if (lab == "B" and not funk) else hat
+                step = 2 if not funk else 1
+                for s_ in range(0, 12 if fill else 16, step):
+                    hit(st(s_), cym, (0.28 if s_ % 4 == 0 else 0.18) * (0.6 if cym is ride else 1.0), pan=0.3)
+                if fill:  # beat 4: four 16ths down the toms, or snare
+                    for k in range(4):
+                        hit(st(12 + k), tom(160.0 - 25 * k) if (g // 4) % 2 else snare, 0.55 + 0.1 * k, pan=-0.2 + 0.15 * k)
+            # bass and chords
+            beat = p.tl.period(b0)
+            if not funk:
+                for s_ in range(0, 16, 2):
+                    p.put(st(s_), v.note(root, 0.45 * beat, "pluck", 0.32))
+                chord = [12 * 3 + pcs[0] + (12 if pcs[0] < 4 else 0)]
+                chord = chord + [chord[0] + 7, chord[0] + 12]
+                if lab == "A":  # palm-muted 8ths
+                    for s_ in range(0, 16, 2):
+                        for m in chord[:2]:
+                            p.put(st(s_), v.note(m, 0.3 * beat, "stab", 0.1), pan=-0.4)
+                else:
+                    for s_ in (0, 6, 8, 14):  # pushed chords, held
+                        for m in chord:
+                            p.put(st(s_), v.note(m, (1.4 if s_ % 8 == 0 else 0.45) * beat, "brass", 0.09), pan=-0.4)
+            else:
+                for s_, m, ln in ((0, root, 0.5), (3, root + 12, 0.2), (6, root, 0.3), (8, root + 7, 0.25), (10, root, 0.4),
+                                  (13, root + 12, 0.2), (14, root + 10, 0.25)):
+                    p.put(st(s_), v.note(m, ln * beat, "fm_bass", 0.4))
+                prev = voice_lead(prev, pcs, lo=60, hi=74, voices=3)
+                for s_ in range(1, 16, 2):
+                    for m in prev:
+                        p.put(st(s_), v.note(m, 0.12 * beat, "pluck", 0.045 if s_ % 4 == 3 else 0.03), pan=-0.35)
+                if lab == "B" and g % 2 == 1:
+                    for m in prev:
+                        p.put(st(14), v.note(m, 0.9 * beat, "brass", 0.07), pan=0.25)
+        bar += nb
+    post = None
+    if not funk:
+        def post(x: np.ndarray, sr_: int) -> np.ndarray:
+            import pedalboard as pb
+
+            return pb.Pedalboard([pb.Compressor(threshold_db=-18.0, ratio=4.0, attack_ms=5.0, release_ms=80.0)])(x, sr_)
+    kind = "funk, syncopated kick, ghost notes, off-16th guitar" if funk else "rock, 8ths, backbeat, fills and crashes"
+    return _finish(name, p, first_db=2, bpb=4, meter="4/4", tonic=tonic, mode=mode, sections=sections,
+                   description=f"{kind}; two-beat drum pickup, drummer's drift", target_lufs=-10.0 if funk else -9.0, post=post)
+
+
 # --------------------------------------------------------------------------------------------
 # The trap list
 # --------------------------------------------------------------------------------------------
@@ -1141,6 +1262,8 @@ TRAPS: dict[str, Trap] = {
     "siciliano_68": Trap(_siciliano, False, "6/8 with an eighth-note pickup"),
     "lofi_swing": Trap(_lofi, False, "swung Lo-Fi hip-hop"),
     "trumpet_90": Trap(_trumpet, False, "solo monophonic trumpet-like melody at 90 BPM"),
+    "rock_8ths": Trap(lambda name, **kw: _band(name, funk=False, **kw), False, "rock: backbeat, 8ths, fills, a two-beat pickup"),
+    "funk_16ths": Trap(lambda name, **kw: _band(name, funk=True, **kw), False, "funk: syncopated kick, ghost notes, off-16th guitar"),
 }
 
 
