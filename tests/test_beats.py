@@ -207,6 +207,27 @@ def test_forced_meter_and_downbeat(short_track):
         track_beats(audio, truth.sample_rate, downbeat=float("nan"), frontend=fe)
 
 
+def test_a_downbeat_between_two_beats_moves_the_grid_onto_it():
+    """The funk trap's kick and bass sit off the beat and the tracker takes the off-beats (beat F
+    0.00, a known limit). A producer who gives bar 1's time gets the grid on the beat: the grid
+    moves half a beat onto it, bars follow, and a downbeat a few ms off a beat moves nothing."""
+    from technob_fx.synth.traps import make_trap
+
+    audio, truth = make_trap("funk_16ths", seed=0, duration=30.0)
+    sr = truth.sample_rate
+    fe = Frontend(audio, sr)
+    auto = track_beats(audio, sr, frontend=fe)
+    assert mir_eval.beat.f_measure(truth.beats, auto.beats) < 0.1  # the off-beat lock
+    bar2 = float(truth.downbeats[1])
+    fixed = track_beats(audio, sr, downbeat=bar2, frontend=fe)
+    assert mir_eval.beat.f_measure(truth.beats, fixed.beats) > 0.95
+    assert mir_eval.beat.f_measure(truth.downbeats, fixed.downbeats) > 0.95
+    assert abs(fixed.beats - bar2).min() < 0.03 and fixed.tempo == pytest.approx(auto.tempo, rel=0.01)
+    # a click 20 ms late on the tracked grid keeps it
+    near = track_beats(audio, sr, downbeat=float(auto.beats[8]) + 0.02, frontend=fe)
+    assert np.array_equal(near.beats, auto.beats) and auto.beats[8] in near.downbeats
+
+
 def test_tempo_range_that_leaves_out_the_tempo():
     """The issue's solo trumpet at 90 BPM: a range around it finds it, a range without it gives
     the best tempo inside it and a warning, never an empty grid without a word."""
@@ -263,6 +284,11 @@ def test_a_one_bar_loop_gets_its_tempo_from_its_length(bpm):
     with pytest.warns(LoopGridWarning):
         forced = track_beats(audio, sr, downbeat=2 * step, frontend=Frontend(audio, sr))
     assert np.allclose(forced.beats, grid.beats) and forced.downbeats[0] == pytest.approx(grid.beats[2])
+    # a downbeat between two beats moves the loop's grid half a beat onto it (onto_downbeat)
+    with pytest.warns(LoopGridWarning):
+        moved = track_beats(audio, sr, downbeat=2.5 * step, frontend=Frontend(audio, sr))
+    assert np.allclose(moved.beats, step * (np.arange(4) + 0.5), atol=0.01)
+    assert moved.downbeats[0] == pytest.approx(2.5 * step, abs=0.01)
 
 
 def test_a_two_bar_loop_starts_its_bar_at_its_start():

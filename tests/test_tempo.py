@@ -7,7 +7,7 @@ import pytest
 
 from technob_fx.core.errors import ParameterError
 from technob_fx.core.results import BeatGrid
-from technob_fx.core.tempo import TOLERANCE_S, corrected_grid, fit_tempo_map
+from technob_fx.core.tempo import TOLERANCE_S, corrected_grid, fit_tempo_map, onto_downbeat
 from technob_fx.synth.techno import beat_times
 
 
@@ -120,6 +120,23 @@ def test_corrections_flow_into_the_map():
         corrected_grid(g, bpm=0.0)
     with pytest.raises(ParameterError):
         corrected_grid(g, beats_per_bar=0)
+
+
+def test_a_downbeat_between_beats_moves_the_grid_half_a_beat():
+    g = constant(bpm=120.0, n=16, first=0.25)  # beats at 0.25, 0.75, ... 7.75 s
+    # nearer a beat than the middle: unchanged (the same array)
+    assert onto_downbeat(g.beats, 2.25 + 0.1) is g.beats
+    # between two beats: the midpoints, plus half a period at each end inside [0, duration]
+    moved = onto_downbeat(g.beats, 2.5, duration=7.9)
+    assert np.allclose(moved, 0.5 * np.arange(16))  # 0.0 ... 7.5; 8.0 is past the end
+    assert np.allclose(onto_downbeat(g.beats, 2.5), 0.5 * np.arange(17))  # no duration: 8.0 too
+    # before the first beat: the grid extended at its period decides
+    assert onto_downbeat(g.beats, 0.25 - 3 * 0.5) is g.beats
+    assert onto_downbeat(g.beats, 0.0)[0] == pytest.approx(0.0)
+    # the export and quantize corrections follow: bar 1 on the given time
+    fixed = corrected_grid(g, downbeat=2.5, duration=8.0)
+    assert fixed.downbeats[0] == pytest.approx(0.5) and 2.5 in fixed.downbeats
+    assert np.array_equal(g.beats, 0.25 + 0.5 * np.arange(16))  # the input grid is not modified
 
 
 def test_degenerate_grids_and_bad_options():

@@ -792,6 +792,49 @@ def fit_tempo_map(
 # --------------------------------------------------------------------------------------------
 
 
+def _beat_position(beats: np.ndarray, t: float) -> float:
+    """Fractional beat number of time ``t`` on ``beats`` (at least 2), the grid extended at its
+    end periods outside them."""
+    if t <= beats[0]:
+        return float((t - beats[0]) / (beats[1] - beats[0]))
+    if t >= beats[-1]:
+        return float(beats.size - 1 + (t - beats[-1]) / (beats[-1] - beats[-2]))
+    i = int(np.searchsorted(beats, t, side="right")) - 1
+    return float(i + (t - beats[i]) / (beats[i + 1] - beats[i]))
+
+
+def onto_downbeat(beats: np.ndarray, downbeat: float, duration: float | None = None) -> np.ndarray:
+    """``beats`` moved by half a beat when the given ``downbeat`` (s) lies nearer the middle
+    between two beats than a beat: the tracker took the off-beats (a funk groove whose kick and
+    bass sit off the beat), and a downbeat the user gives is a beat. ``beats`` itself otherwise.
+
+    Parameters
+    ----------
+    beats : np.ndarray, ``(n,)``
+        Beat times, seconds, increasing.
+    downbeat : float
+        Time of a downbeat, seconds (outside the beats: the grid extended at its end periods).
+    duration : float, optional
+        Track length, seconds; the moved grid stays in ``[0, duration]`` (no upper limit when
+        absent).
+
+    Returns
+    -------
+    np.ndarray
+        The midpoints of the beats, plus half a period before the first and after the last
+        where that is inside ``[0, duration]``; or ``beats`` itself.
+    """
+    if beats.size < 2:
+        return beats
+    x = _beat_position(beats, downbeat)
+    if abs(x - round(x)) <= 0.25:
+        return beats
+    first = beats[0] - 0.5 * (beats[1] - beats[0])
+    last = beats[-1] + 0.5 * (beats[-1] - beats[-2])
+    return np.concatenate([[first] if first >= 0.0 else [], 0.5 * (beats[:-1] + beats[1:]),
+                           [last] if duration is None or last <= duration else []])
+
+
 def corrected_grid(
     grid: BeatGrid,
     *,
@@ -810,6 +853,8 @@ def corrected_grid(
         covering ``duration`` (default: up to the last beat).
     downbeat : float, optional
         Time (s) of a downbeat: the beat nearest to it starts a bar, and bars are counted from it.
+        A time nearer the middle between two beats moves the grid half a beat onto it first
+        (:func:`onto_downbeat`).
     beats_per_bar : int, optional
         Meter numerator; downbeats are renumbered from the first downbeat (or ``downbeat``).
     duration : float, optional
@@ -841,6 +886,8 @@ def corrected_grid(
         return BeatGrid(beats, beats[i0 % bpb::bpb], float(bpm), bpb)
     if beats.size == 0:
         return BeatGrid(beats, beats.copy(), grid.tempo, bpb)
+    if downbeat is not None:
+        beats = onto_downbeat(beats, float(downbeat), duration)
     i0 = int(np.argmin(np.abs(beats - anchor)))
     if downbeat is not None and abs(beats[i0] - downbeat) > 0.5 * float(np.median(np.diff(beats)) if beats.size > 1 else 1.0):
         raise ParameterError(f"no beat near the downbeat at {downbeat:.3f} s")

@@ -61,6 +61,7 @@ from ..core.errors import ParameterError, TechnobWarning
 from ..core.frontend import StreamedAnalyzer, frontend_for
 from ..core.node import AnalyzerNode, Param
 from ..core.results import BeatGrid
+from ..core.tempo import onto_downbeat
 from .beatnet import beat_activation, peak_height, trust
 
 if TYPE_CHECKING:
@@ -744,7 +745,9 @@ def track_beats(
     downbeat : float, optional
         Time, seconds, of a downbeat: the bar phase is chosen so that the beat nearest to it
         starts a bar (before the first or after the last beat: the grid extended at its
-        period). ``None`` finds the phase from the audio.
+        period). When it lies nearer the middle between two tracked beats than a beat, the
+        tracker took the off-beats, and the grid moves by half a beat onto it first. ``None``
+        finds the phase from the audio.
     loop : bool
         Read a clip of at most :data:`LOOP_MAX_SECONDS` as a loop too (:func:`loop_grid`); False
         for a clip known to be cut from a longer piece.
@@ -960,6 +963,10 @@ def loop_grid(
     if inner.size == 0:
         inner = grid.beats
     phase = float(np.median(inner - np.round(inner / step) * step))  # in [-step / 2, step / 2]
+    if downbeat is not None:
+        off = float(downbeat) - phase
+        if abs(off / step - round(off / step)) > 0.25:  # a given downbeat is a beat (onto_downbeat)
+            phase += step / 2 if phase < 0 else -step / 2
     if phase >= -LOOP_SEAM_TOL:
         beats = np.maximum(phase + step * np.arange(n), 0.0)  # a hit a few ms late starts the clip
     else:
@@ -1104,6 +1111,8 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     beats = beats[np.concatenate([[True], np.diff(beats) > 1e-3])]
     if beats.size < 2:
         return empty, warning
+    if downbeat is not None:
+        beats = onto_downbeat(beats, float(downbeat), fe.duration)
     feats = beat_features(fe, beats)
     _net_downbeats(fe, beats, feats)
     bpb = beats_per_bar
@@ -1253,7 +1262,8 @@ class BeatTracker(StreamedAnalyzer, AnalyzerNode):
                       doc="most likely tempo, breaks octave ties (0: 125 with a drum kit, 110 without)")
     beats_per_bar = Param(int, 0, 0, 16, doc="meter numerator (0: estimate 3 or 4 from the audio)")
     downbeat = Param(float, -1.0, -1.0, 1e6, unit="s",
-                     doc="time of a downbeat; the nearest beat starts a bar (negative: found from the audio)")
+                     doc="time of a downbeat; the nearest beat starts a bar, the grid moved half a beat onto it "
+                         "when it lies between two beats (negative: found from the audio)")
     loop = Param(bool, True, doc="also read a clip of up to 16 s as a loop of whole beats (loop_grid)")
 
     def analyze(self, audio: np.ndarray, sample_rate: float, frontend: Frontend | None = None) -> Any:

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beats-per-bar", type=int, default=None, metavar="N",
                    help="force the meter, 1-16 beats per bar (default: 3 or 4, estimated from the audio)")
     p.add_argument("--downbeat", type=float, default=None, metavar="SECONDS",
-                   help="force the bar phase: the beat nearest to this time is a downbeat "
-                        "(default: found from the audio)")
+                   help="force the bar phase: the beat nearest to this time is a downbeat; a time between "
+                        "two beats moves the grid half a beat onto it (default: found from the audio)")
     p.add_argument("--not-a-loop", dest="loop", action="store_false",
                    help="a clip of up to 16 s is cut from a longer piece: do not read it as a loop of whole "
                         "beats (by default a one-bar loop gets its tempo from its length)")

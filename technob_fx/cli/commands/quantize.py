@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if args.downbeat is not None or args.beats_per_bar is not None:
         from ...core.tempo import corrected_grid
 
-        grid = corrected_grid(grid, downbeat=args.downbeat, beats_per_bar=args.beats_per_bar)
+        grid = corrected_grid(grid, downbeat=args.downbeat, beats_per_bar=args.beats_per_bar,
+                              duration=audio.shape[-1] / sr)
     tm = time_map(grid, args.bpm, unit=args.grid, strength=args.strength)
     loop = None
     if args.loop:  # checked before the (long) warp: a loop that does not fit is refused at once
