@@ -792,9 +792,14 @@ def fit_tempo_map(
 # --------------------------------------------------------------------------------------------
 
 
-def _beat_position(beats: np.ndarray, t: float) -> float:
-    """Fractional beat number of time ``t`` on ``beats`` (at least 2), the grid extended at its
-    end periods outside them."""
+#: A downbeat given further than this share of a beat from the nearest beat lies between two
+#: beats: the grid took the off-beats and moves half a beat onto it (:func:`onto_downbeat`).
+OFF_BEAT_SHARE = 0.25
+
+
+def beat_position(beats: np.ndarray, t: float) -> float:
+    """Fractional beat number of time ``t`` (s) on ``beats`` (at least 2, increasing): linear
+    between beats, the grid extended at its end periods outside them."""
     if t <= beats[0]:
         return float((t - beats[0]) / (beats[1] - beats[0]))
     if t >= beats[-1]:
@@ -826,8 +831,8 @@ def onto_downbeat(beats: np.ndarray, downbeat: float, duration: float | None = N
     """
     if beats.size < 2:
         return beats
-    x = _beat_position(beats, downbeat)
-    if abs(x - round(x)) <= 0.25:
+    x = beat_position(beats, downbeat)
+    if abs(x - round(x)) <= OFF_BEAT_SHARE:
         return beats
     first = beats[0] - 0.5 * (beats[1] - beats[0])
     last = beats[-1] + 0.5 * (beats[-1] - beats[-2])

@@ -61,7 +61,7 @@ from ..core.errors import ParameterError, TechnobWarning
 from ..core.frontend import StreamedAnalyzer, frontend_for
 from ..core.node import AnalyzerNode, Param
 from ..core.results import BeatGrid
-from ..core.tempo import onto_downbeat
+from ..core.tempo import OFF_BEAT_SHARE, beat_position, onto_downbeat
 from .beatnet import beat_activation, peak_height, trust
 
 if TYPE_CHECKING:
@@ -965,7 +965,7 @@ def loop_grid(
     phase = float(np.median(inner - np.round(inner / step) * step))  # in [-step / 2, step / 2]
     if downbeat is not None:
         off = float(downbeat) - phase
-        if abs(off / step - round(off / step)) > 0.25:  # a given downbeat is a beat (onto_downbeat)
+        if abs(off / step - round(off / step)) > OFF_BEAT_SHARE:  # a given downbeat is a beat (onto_downbeat)
             phase += step / 2 if phase < 0 else -step / 2
     if phase >= -LOOP_SEAM_TOL:
         beats = np.maximum(phase + step * np.arange(n), 0.0)  # a hit a few ms late starts the clip
@@ -1239,16 +1239,10 @@ def _pulsed_extent(onset: np.ndarray, fps: float, ext: np.ndarray, period: float
 
 def _forced_phase(beats: np.ndarray, beats_per_bar: int, downbeat: float) -> int:
     """Bar phase that makes the beat nearest to ``downbeat`` (the grid extended at its end
-    periods outside it) a downbeat."""
+    periods outside it: :func:`~technob_fx.core.tempo.beat_position`) a downbeat."""
     if beats.size < 2:
         return 0
-    if downbeat < beats[0]:
-        k = -int(round((beats[0] - downbeat) / (beats[1] - beats[0])))
-    elif downbeat > beats[-1]:
-        k = beats.size - 1 + int(round((downbeat - beats[-1]) / (beats[-1] - beats[-2])))
-    else:
-        k = int(np.argmin(np.abs(beats - downbeat)))
-    return k % beats_per_bar
+    return int(round(beat_position(beats, downbeat))) % beats_per_bar
 
 
 class BeatTracker(StreamedAnalyzer, AnalyzerNode):
