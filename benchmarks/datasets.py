@@ -26,6 +26,12 @@
         #    github:mir-dataset-loaders/mirdata @ b95bf3893616ff16082beed7869f144bb711c163
         #    github:CPJKU/madmom                @ 27f032e8947204902c675e5e341a3faf5dc86dae
         #    github:CPJKU/BallroomAnnotations   @ 1db08914a8ae15edb01f104046e30bad88effe67
+        #    and the sources of :data:`EXTRA` (a repository not mirrored is skipped):
+        #    github:zachserviss/CSC475_Chord_Generator @ 5460e614391bac581213bac2d9f23f8f8e7e22cb
+        #        (a copy of the FMP notebooks' chapter 6 audio and beat annotations)
+        #    github:katkost/MazurkaBL           @ 00c5b67cc5a1a0d9b7cce401729f2bca666aa6f5
+        #    github:flokadillo/bayesbeat        @ 9242b64085a5e205913b6f92a45c505a5d8f8bc1
+        #    github:spotify/basic-pitch         @ b6229dda509b23cd1a5ca88dc2129f2ad5864cd7
         #    -> /work/.mirror/<owner>+<name>/repo
         # 2. materialise the cache (audio + manifest.json per source):
         python -m benchmarks.datasets build [--mirrors /work/.mirror] [--cache /work/cache]
@@ -44,6 +50,12 @@ first 3-5 beats; :data:`MIRDATA` keeps the real excerpts (20-57 s) with their wh
 meter and key, and scores their beats only inside the annotated span (``Track.beat_span``).
 Where the dataset's own annotations are public (:data:`FULL_BEATS`: the Ballroom beats and bars
 of Krebs et al. in CPJKU/BallroomAnnotations), the whole excerpt is scored against them instead.
+:data:`EXTRA` adds 13 recordings annotated over their whole length (12-95 s): performances of
+classical music with rubato and tempo changes (the FMP notebooks' chapter 6 excerpts from RWC,
+SMD and commercial recordings; a Chopin mazurka with MazurkaBL's beats), two guitar pieces in
+2/4 and 3/4 (bayesbeat's examples) and bossa nova comping (GuitarSet, via basic-pitch's old test
+resources). Their licences are research and teaching terms (CC BY-NC-SA, or none stated): they
+are measured in place of a cache, never committed.
 """
 
 from __future__ import annotations
@@ -437,6 +449,60 @@ MADMOM_SKIPPED = {
 }
 
 
+#: More real annotated recordings from public repositories (measured, never tuned on): performances
+#: with rubato and tempo changes, waltzes and a mazurka in 3/4, guitar played to a click. Each
+#: entry: name, repository and pinned commit (two repositories removed the files later), audio path,
+#: how the beats are annotated, and what else is known. ``beats`` formats: ``"csv"`` one time per
+#: line (FMP: Sonic Visualiser exports; ``bars`` names the bar-line file, on the same times),
+#: ``"pos"`` time and bar position per line, ``"mazurka:<column>"`` MazurkaBL's beat-time table,
+#: ``"jams"`` a JAMS ``beat_position`` annotation. ``tempo`` is the dataset's when it gives one,
+#: else the median of the annotated inter-beat intervals (provenance says which).
+FMP_REPO, FMP_COMMIT = "zachserviss/CSC475_Chord_Generator", "5460e614391bac581213bac2d9f23f8f8e7e22cb"
+_F = "data/C6/FMP_C6_"
+EXTRA: list[dict] = [
+    {"name": "fmp_borodin_rwc", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "Audio_Borodin-sec39_RWC.wav",
+     "beats": _F + "Audio_Borodin-sec39_RWC_quarter.csv", "bars": _F + "Audio_Borodin-sec39_RWC_measure.csv",
+     "dataset": "FMP notebooks C6 (RWC classical: Borodin, string quartet; quarter notes and bars)"},
+    {"name": "fmp_debussy_smd", "repo": FMP_REPO, "commit": FMP_COMMIT,
+     "audio": _F + "Audio_Debussy_SonataViolinPianoGMinor-02-sec135-SMD189.wav",
+     "beats": _F + "Audio_Debussy_SonataViolinPianoGMinor-02-sec135-SMD189_quarter.csv",
+     "bars": _F + "Audio_Debussy_SonataViolinPianoGMinor-02-sec135-SMD189_measure.csv",
+     "dataset": "FMP notebooks C6 (SMD: Debussy violin sonata; quarter notes and bars)"},
+    {"name": "fmp_shostakovich_waltz", "repo": FMP_REPO, "commit": FMP_COMMIT,
+     "audio": _F + "Audio_Shostakovich_Waltz-02-Theme_IncreasingTempo.wav",
+     "beats": _F + "Audio_Shostakovich_Waltz-02-Theme_IncreasingTempo_beat.csv",
+     "bars": _F + "Audio_Shostakovich_Waltz-02-Theme_IncreasingTempo_measure.csv",
+     "dataset": "FMP notebooks C6 (Shostakovich waltz, accelerating; beats and bars)"},
+    {"name": "fmp_happy_birthday", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "Audio_HappyBirthday.wav",
+     "beats": _F + "Audio_HappyBirthday_tactus.csv", "bars": _F + "Audio_HappyBirthday_measure.csv",
+     "dataset": "FMP notebooks C6 (Happy Birthday, 3/4; tactus and bars)"},
+    {"name": "fmp_por_una_cabeza", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "Audio_PorUnaCabeza.wav",
+     "beats": _F + "Audio_PorUnaCabeza_quarter.csv", "dataset": "FMP notebooks C6 (tango; quarter notes)"},
+    {"name": "fmp_chopin", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "Audio_Chopin.wav",
+     "beats": _F + "Audio_Chopin.csv", "dataset": "FMP notebooks C6 (Chopin, piano; beats)"},
+    {"name": "fmp_poulenc_valse_smd", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "Audio_Poulenc_Valse-sec0-15_SMD114.wav",
+     "beats": _F + "Audio_Poulenc_Valse-sec0-15_SMD114.csv", "dataset": "FMP notebooks C6 (SMD: Poulenc valse, piano; beats)"},
+    {"name": "fmp_faure_smd", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "Audio_Faure_Op015-01-sec0-12_SMD126.wav",
+     "beats": _F + "Audio_Faure_Op015-01-sec0-12_SMD126.csv", "dataset": "FMP notebooks C6 (SMD: Faure piano quartet; beats)"},
+    {"name": "fmp_brahms_ormandy", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": _F + "F19_Brahms_Ormandy_sec35-53.wav",
+     "beats": _F + "F19_Brahms_Ormandy_sec35-53.csv",
+     "dataset": "FMP notebooks C6 (Brahms Hungarian Dance 5, Ormandy, rubato; beats)"},
+    {"name": "mazurka_op68_3_cohen", "repo": FMP_REPO, "commit": FMP_COMMIT, "audio": "data/C6/Chopin_Op068No3_Cohen-1997_pid9069-19.wav",
+     "beats_repo": "katkost/MazurkaBL", "beats_commit": "00c5b67cc5a1a0d9b7cce401729f2bca666aa6f5",
+     "beats": "beat_time/M68-3beat_time.csv", "format": "mazurka:pid9069-19", "beats_per_bar": 3, "key": "F major",
+     "dataset": "MazurkaBL (Chopin mazurka Op. 68/3, Cohen 1997; beats, bars, key from its discography)"},
+    {"name": "bayesbeat_guitar_duple", "repo": "flokadillo/bayesbeat", "commit": "9242b64085a5e205913b6f92a45c505a5d8f8bc1",
+     "audio": "examples/data/audio/guitar_duple.flac", "beats": "examples/data/annotations/beats/guitar_duple.beats",
+     "format": "pos", "dataset": "bayesbeat examples (guitar, 2/4; beats and bars)"},
+    {"name": "bayesbeat_guitar_triple", "repo": "flokadillo/bayesbeat", "commit": "9242b64085a5e205913b6f92a45c505a5d8f8bc1",
+     "audio": "examples/data/audio/guitar_triple.flac", "beats": "examples/data/annotations/beats/guitar_triple.beats",
+     "format": "pos", "dataset": "bayesbeat examples (guitar, 3/4; beats and bars)"},
+    {"name": "guitarset_bn1_129_comp", "repo": "spotify/basic-pitch", "commit": "b6229dda509b23cd1a5ca88dc2129f2ad5864cd7",
+     "audio": "tests/resources/data/guitarset/audio_mono-mic/00_BN1-129-Eb_comp_mic.wav",
+     "beats": "tests/resources/data/guitarset/annotation/00_BN1-129-Eb_comp.jams", "format": "jams",
+     "dataset": "GuitarSet (bossa nova comping, played to a click; beats, bars, tempo, key)"},
+]
+
 def _mirror(mirrors: Path, repo: str) -> Path:
     """The bare git mirror of ``owner/name`` under ``mirrors`` (``<owner>+<name>/repo``)."""
     return mirrors / repo.replace("/", "+") / "repo"
@@ -451,6 +517,68 @@ def _key_text(text: str) -> str:
     tonic, mode = text.replace("\t", " ").split()[:2]
     return f"{tonic.strip()} {mode.strip().lower()}"
 
+
+def _fmp_times(text: str) -> list[float]:
+    """Times of an FMP annotation CSV (first column; ``;``-separated, optional quoted header)."""
+    out = []
+    for ln in text.splitlines():
+        cell = ln.replace(";", " ").replace(",", " ").split()
+        if cell:
+            try:
+                out.append(float(cell[0]))
+            except ValueError:
+                continue  # a header row
+    return out
+
+
+def _extra_beats(e: dict, show: Callable[[str, str, str], bytes]) -> tuple[str, dict]:
+    """``(beats_text, known)`` for an :data:`EXTRA` entry: lines of ``time [bar position]``, and
+    the tempo / key / meter its annotation gives."""
+    repo, commit = e.get("beats_repo", e["repo"]), e.get("beats_commit", e["commit"])
+    fmt = e.get("format", "csv")
+    known: dict = {}
+    if fmt == "csv":
+        t = _fmp_times(show(repo, commit, e["beats"]).decode())
+        if "bars" not in e:
+            return "\n".join(f"{x:.6f}" for x in t) + "\n", known
+        bars = np.array(_fmp_times(show(repo, commit, e["bars"]).decode()))
+        lines, pos = [], 0
+        for x in t:
+            pos = 1 if bars.size and np.min(np.abs(bars - x)) < 0.01 else (pos + 1 if pos else 0)
+            lines.append(f"{x:.6f}\t{pos}" if pos else f"{x:.6f}\t0")
+        # beats before the first bar line (a pickup) count back from it
+        first = next((i for i, ln in enumerate(lines) if ln.endswith("\t1")), None)
+        if first:
+            bpb = _meter_from_positions(np.array([float(ln.split()[1]) for ln in lines[first:]])) or 4
+            for i in range(first):
+                lines[i] = f"{t[i]:.6f}\t{(bpb - (first - i)) % bpb + 1}"
+        return "\n".join(lines) + "\n", known
+    if fmt == "pos":
+        return show(repo, commit, e["beats"]).decode(), known
+    if fmt.startswith("mazurka:"):
+        import csv
+        import io
+
+        col = fmt.split(":", 1)[1]
+        rows = list(csv.reader(io.StringIO(show(repo, commit, e["beats"]).decode())))
+        head = rows[0]
+        ci, bi = head.index(col), head.index("beat_number")
+        lines = [f"{float(r[ci]):.6f}\t{int(r[bi]) % 3 + 1}" for r in rows[1:] if r[ci]]
+        return "\n".join(lines) + "\n", known
+    if fmt == "jams":
+        jams = json.loads(show(repo, commit, e["beats"]))
+        lines = []
+        for a in jams["annotations"]:
+            if a["namespace"] == "beat_position":
+                lines = [f"{d['time']:.6f}\t{d['value']['position']}" for d in a["data"]]
+                known["beats_per_bar"] = int(a["data"][0]["value"]["num_beats"])
+            elif a["namespace"] == "tempo":
+                known["tempo"] = float(a["data"][0]["value"])
+            elif a["namespace"] == "key_mode":
+                tonic, mode = a["data"][0]["value"].split(":")
+                known["key"] = f"{tonic} {mode}"
+        return "\n".join(lines) + "\n", known
+    raise ValueError(f"unknown beat format {fmt!r}")
 
 def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> dict[str, int]:
     """Materialise ``<cache>/annotated/<source>/`` (audio + ``manifest.json``) from the mirrors.
@@ -515,23 +643,60 @@ def build(mirrors: Path = Path("/work/.mirror"), cache: Path | None = None) -> d
                 skipped[p] = MADMOM_SKIPPED.get(p, "another encoding of a shared recording, or no annotation")
         (out_dir / "manifest.json").write_text(json.dumps({"tracks": [], "skipped": skipped}, indent=1) + "\n")
         counts["madmom"] = 0
+
+    out_dir = root / "extra"
+    manifest = []
+    for e in EXTRA:
+        repos = {e["repo"], e.get("beats_repo", e["repo"])}
+        if not all(_mirror(mirrors, r).is_dir() for r in repos):
+            continue
+        data = _git_show(_mirror(mirrors, e["repo"]), e["commit"], e["audio"])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        audio = out_dir / (e["name"] + Path(e["audio"]).suffix)
+        if not audio.exists():
+            tmp = audio.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, audio)
+        text, known = _extra_beats(e, lambda r, c, p: _git_show(_mirror(mirrors, r), c, p))
+        t, pos = _read_beats(text)
+        rec = {"name": e["name"], "file": audio.name, "dataset": e["dataset"], "duration": sf.info(str(audio)).duration,
+               "origin": f"github:{e['repo']}@{e['commit']}:{e['audio']}", "beats_text": text, "beats_complete": True,
+               "beats_origin": f"github:{e.get('beats_repo', e['repo'])}@{e.get('beats_commit', e['commit'])}:{e['beats']}"}
+        if "tempo" in known:
+            rec["tempo"] = known["tempo"]
+        else:
+            rec["tempo"] = round(60.0 / float(np.median(np.diff(t))), 2)
+            rec["tempo_origin"] = "median of the annotated inter-beat intervals"
+        if e.get("key") or known.get("key"):
+            rec["key"] = e.get("key") or known["key"]
+        bpb = e.get("beats_per_bar") or known.get("beats_per_bar") or _meter_from_positions(pos)
+        if bpb:
+            rec["beats_per_bar"] = int(bpb)
+        manifest.append(rec)
+    if manifest:
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        counts["extra"] = len(manifest)
     return counts
 
 
 def public_tracks(cache: Path | None = None) -> list[Track]:
     """The ``public`` group from the built cache (empty when it was not built)."""
     out = []
-    path = (cache or cache_root()) / "annotated" / "mirdata" / "manifest.json"
-    if not path.exists():
-        return out
-    for rec in json.loads(path.read_text()):
-        tr = Track(name=rec["name"], group="public", source=f"mirdata: {rec['dataset']}", path=path.parent / rec["file"],
+    recs = []
+    for source in ("mirdata", "extra"):
+        path = (cache or cache_root()) / "annotated" / source / "manifest.json"
+        if path.exists():
+            recs += [(source, path, rec) for rec in json.loads(path.read_text())]
+    for source, path, rec in recs:
+        tr = Track(name=rec["name"], group="public", source=f"{source}: {rec['dataset']}", path=path.parent / rec["file"],
                    tempo=rec.get("tempo"), key=rec.get("key"), beats_per_bar=rec.get("beats_per_bar"),
                    duration=rec["duration"], provenance={"all": rec["dataset"], "origin": rec["origin"]})
         if "beats_text" in rec:
             _apply_beats(tr, rec["beats_text"], partial=not rec.get("beats_complete"))
             if rec.get("beats_origin"):
                 tr.provenance["beats"] = rec["beats_origin"]
+            if rec.get("tempo_origin"):
+                tr.provenance["tempo"] = rec["tempo_origin"]
             if tr.downbeats is not None and tr.downbeats.size < 2:
                 tr.downbeats = None
         if tr.key:
