@@ -9,8 +9,9 @@ import pytest
 from technob_fx.synth.traps import TRAPS, make_trap, trap_names
 
 #: A techno trap, one with a tempo-less intro, one in 3/4 with a pickup, one in 6/8 with a pickup,
-#: and the two backbeat bands (rock, funk), each with a two-beat drum pickup.
-CASES = ("offbeat_hat", "ambient_intro", "minuet", "siciliano_68", "rock_8ths", "funk_16ths")
+#: the two backbeat bands (rock, funk), each with a two-beat drum pickup, and a 2/4 dance whose
+#: sections each have their own tempo.
+CASES = ("offbeat_hat", "ambient_intro", "minuet", "siciliano_68", "rock_8ths", "funk_16ths", "csardas_24")
 DURATION = 16.0
 
 
@@ -39,7 +40,7 @@ def test_truth_is_self_consistent(rendered, name):
     idx = np.searchsorted(beats, downbeats)
     assert np.allclose(beats[idx], downbeats)
     assert np.all(np.diff(idx) == truth.beats_per_bar)
-    assert truth.beats_per_bar == {"4/4": 4, "3/4": 3, "6/8": 2}[truth.meter]
+    assert truth.beats_per_bar == {"4/4": 4, "3/4": 3, "6/8": 2, "2/4": 2}[truth.meter]
     assert truth.tempo == pytest.approx(60.0 / np.median(np.diff(beats)), rel=1e-6)
     mir_eval.key.validate_key(truth.key)
     assert truth.mode in ("major", "minor", "harmonic_minor", "dorian", "phrygian")
@@ -117,3 +118,15 @@ def test_funk_snare_on_the_backbeat_kick_off_the_beat(rendered):
     backbeat = np.concatenate([bars + period, bars + 3 * period])
     assert energy(noise, backbeat) > 3 * energy(noise, np.concatenate([bars, bars + 2 * period]))
     assert energy(low, bars + 1.5 * period) > 2 * energy(low, bars + period)
+
+
+def test_csardas_sections_have_their_own_tempo(rendered):
+    """Slow A, B accelerating from 1.25x to 1.5x, C from 0.8x slowing to 0.6x, A' from 1.05x:
+    the truth's beat lengths change with the sections, well beyond the +-6 % rubato."""
+    _, truth = rendered["csardas_24"]
+    bpm = 60.0 / np.diff(truth.beats)
+    bounds = [np.searchsorted(truth.beats, s.start) for s in truth.segments] + [truth.beats.size]
+    per = [np.median(bpm[a : b - 1]) for a, b in zip(bounds, bounds[1:])]
+    assert [s.label for s in truth.segments] == ["A", "B", "C", "A"]
+    assert per[1] > 1.25 * per[0] and per[2] < 0.8 * per[0] and per[3] > 1.1 * per[0]
+    assert bpm.max() / bpm.min() > 2.0

@@ -26,6 +26,7 @@ techno-tuned tracker never sees:
 ``minuet``           3/4 minuet with a one-beat pickup, harpsichord
 ``waltz``            3/4 waltz with a pickup, oom-pah-pah, strong rubato
 ``siciliano_68``     6/8 with an eighth-note pickup (beats are dotted quarters, 2 per bar)
+``csardas_24``       2/4 dance, a tempo per section: slow, accelerating to 1.5x, ritardando to 0.6x
 ``lofi_swing``       swung Lo-Fi hip-hop, 7th chords, vinyl noise, 84 BPM
 ``trumpet_90``       a solo monophonic trumpet-like melody at 90 BPM
 ``rock_8ths``        rock band: kick on 1 and 3, snare on 2 and 4, 8ths, fills, a two-beat pickup
@@ -929,6 +930,53 @@ def _siciliano(name: str, *, seed: int, duration: float | None, sr: int) -> tupl
                    description="6/8 siciliano, eighth pickup, gentle rubato", target_lufs=-18.0)
 
 
+def _csardas(name: str, *, seed: int, duration: float | None, sr: int) -> tuple[np.ndarray, TrapTruth]:
+    """2/4 in the manner of a Hungarian dance played by a salon orchestra: each section at its own
+    tempo. A (slow, rubato) -> B (fast, accelerating) -> C (poco meno: slower, ritardando to its
+    end) -> A' (a tempo, then faster); strings carry the melody, the piano plays oom-pah (bass on
+    beat 1, an off-beat chord on beat 2 and its "and")."""
+    rng = _rng(name, seed)
+    mode = ["minor", "harmonic_minor"][seed % 2]
+    tonic = int(rng.integers(12))
+    bpm = float(rng.uniform(96, 116))
+    # section: (label, bars, tempo factor at its start, at its end)
+    plan = [("A", 16, 1.0, 1.0), ("B", 16, 1.25, 1.5), ("C", 12, 0.8, 0.6), ("A", 16, 1.05, 1.35)]
+    if duration is not None:
+        bars = max(2, int(duration / (len(plan) * 2 * 60 / bpm)))
+        plan = [(lab, min(b, bars), f0, f1) for lab, b, f0, f1 in plan]
+    prog = {"A": [0, 0, 4, 4, 0, 3, 4, 0], "B": [3, 3, 0, 0, 3, 3, 4, 4], "C": [5, 5, 2, 2, 3, 1, 4, 4]}
+    n_beats = sum(b for _, b, _, _ in plan) * 2
+    factors = np.concatenate([np.linspace(f0, f1, b * 2) for _, b, f0, f1 in plan])
+    tempi = tempo_curve(n_beats, bpm, rng, rubato=0.06) * factors
+    p = _new_piece(_Timeline.from_tempi(tempi, 0.4).times, sr)
+    v = Voices(sr, rng)
+    rhythms = [[(0, 0.5), (0.5, 0.5), (1, 1)], [(0, 0.75), (0.75, 0.25), (1, 0.5), (1.5, 0.5)],
+               [(0, 1), (1, 0.5), (1.5, 0.5)], [(0, 0.5), (0.5, 0.25), (0.75, 0.25), (1, 1)]]
+    sections = []
+    melodies: dict[str, list] = {}
+    b0 = 0
+    for lab, bars, _, _ in plan:
+        sections.append((lab, b0, b0 + bars * 2))
+        chords = [prog[lab][k * len(prog[lab]) // bars] for k in range(bars)]
+        if lab not in melodies or melodies[lab][-1][0] != bars - 1:
+            rh = [rhythms[int(rng.integers(len(rhythms)))] for _ in range(bars - 1)] + [[(0, 2)]]
+            melodies[lab] = melody_line(rng, tonic, mode, chords, rh, octave=5, cadence_degree=0 if lab != "C" else 4)
+        for bar, off, ln, m in melodies[lab]:
+            b = b0 + bar * 2 + off
+            p.put(b, v.note(m, (p.tl.t(b + ln) - p.tl.t(b)) * 0.9, "strings", 0.3), pan=0.15)
+        for k, deg in enumerate(chords):
+            pcs = chord_pcs(tonic, mode, deg)
+            bb = b0 + k * 2
+            beat = p.tl.t(bb + 1) - p.tl.t(bb)
+            p.put(bb, v.note(12 * 3 + pcs[0], beat * 0.8, "piano", 0.3), pan=-0.2)
+            for q in (1.0, 1.5):  # the "pah": beat 2 and its "and", short
+                for m in voice_lead(None, pcs, lo=55, hi=67, voices=3):
+                    p.put(bb + q, v.note(m, beat * 0.3, "piano", 0.07), pan=-0.1)
+        b0 += bars * 2
+    return _finish(name, p, first_db=0, bpb=2, meter="2/4", tonic=tonic, mode=mode, sections=sections,
+                   description="2/4 dance, a tempo per section: slow, accelerating, ritardando, a tempo",
+                   target_lufs=-18.0)
+
 def _lofi(name: str, *, seed: int, duration: float | None, sr: int) -> tuple[np.ndarray, TrapTruth]:
     """Swung Lo-Fi hip-hop: boom-bap drums, Rhodes 7th chords (ii-V-I-vi), vinyl noise, low-pass."""
     rng = _rng(name, seed)
@@ -1260,6 +1308,7 @@ TRAPS: dict[str, Trap] = {
     "minuet": Trap(lambda name, **kw: _dance_in_three(name, waltz=False, **kw), False, "3/4 minuet with a one-beat pickup"),
     "waltz": Trap(lambda name, **kw: _dance_in_three(name, waltz=True, **kw), False, "3/4 waltz with a pickup and strong rubato"),
     "siciliano_68": Trap(_siciliano, False, "6/8 with an eighth-note pickup"),
+    "csardas_24": Trap(_csardas, False, "2/4 dance, its own tempo per section (accelerando, ritardando)"),
     "lofi_swing": Trap(_lofi, False, "swung Lo-Fi hip-hop"),
     "trumpet_90": Trap(_trumpet, False, "solo monophonic trumpet-like melody at 90 BPM"),
     "rock_8ths": Trap(lambda name, **kw: _band(name, funk=False, **kw), False, "rock: backbeat, 8ths, fills, a two-beat pickup"),
