@@ -563,7 +563,7 @@ def _extra_beats(e: dict, show: Callable[[str, str, str], bytes]) -> tuple[str, 
         rows = list(csv.reader(io.StringIO(show(repo, commit, e["beats"]).decode())))
         head = rows[0]
         ci, bi = head.index(col), head.index("beat_number")
-        lines = [f"{float(r[ci]):.6f}\t{int(r[bi]) % 3 + 1}" for r in rows[1:] if r[ci]]
+        lines = [f"{float(r[ci]):.6f}\t{int(r[bi]) + 1}" for r in rows[1:] if r[ci]]  # beat_number: 0-based in its bar
         return "\n".join(lines) + "\n", known
     if fmt == "jams":
         jams = json.loads(show(repo, commit, e["beats"]))
