@@ -1051,8 +1051,8 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
     if bpm0 > 0 and 0 < salience < threshold and (min_bpm, max_bpm) != (MIN_BPM, MAX_BPM) and not warning:
         # a pulse too weak to trust on its own (legato strings, a rubato piano), but the user gave
         # the tempo's range: the best tempo inside it, said
-        warning = (f"weak pulse (tempo salience {salience:.3f}, beatless audio reaches {threshold:.3f}): the beats "
-                   f"follow {bpm0:.1f} BPM, the best inside the range {min_bpm:g}-{max_bpm:g} BPM you gave")
+        warning = (f"weak pulse (tempo salience {salience:.3f}, under the {threshold:.3f} beatless audio can reach): "
+                   f"the beats follow {bpm0:.1f} BPM, the best inside the range {min_bpm:g}-{max_bpm:g} BPM you gave")
         salience = threshold
     if bpm0 <= 0 or salience < threshold:
         return empty, ""
