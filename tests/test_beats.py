@@ -385,6 +385,30 @@ def test_no_beats_in_a_free_ambient_intro():
     assert mir_eval.beat.f_measure(truth.beats, grid.beats) >= 0.98
 
 
+
+def test_no_pulse_says_so_and_a_range_forces_a_grid():
+    """Beatless audio (20 s of a noise drone with sine swells at unrelated times) gets an empty
+    grid and a warning that says why; with a tempo range given, the best tempo inside it and a
+    warning that the pulse is weak, never an unexplained 0 BPM."""
+    from technob_fx.stages.beats import NoPulseWarning, TempoRangeWarning
+
+    sr = 22050
+    rng = np.random.default_rng(0)
+    t = np.arange(20 * sr) / sr
+    x = np.cumsum(rng.normal(0.0, 1.0, t.size))
+    x -= np.convolve(x, np.ones(2205) / 2205, "same")
+    y = 0.2 * x / np.abs(x).max()
+    for f0, start, length in ((110.0, 1.5, 6.0), (165.0, 6.3, 7.0), (220.0, 11.1, 5.0), (138.6, 14.0, 5.0)):
+        y += 0.15 * np.clip((t - start) / 2.0, 0, 1) * np.clip((start + length - t) / 2.0, 0, 1) * np.sin(2 * np.pi * f0 * t)
+    audio = np.stack([y, y]).astype(np.float32)
+    fe = Frontend(audio, sr)
+    with pytest.warns(NoPulseWarning, match="no steady pulse"):
+        grid = track_beats(audio, sr, frontend=fe)
+    assert grid.beats.size == 0 and grid.tempo == 0.0
+    with pytest.warns(TempoRangeWarning, match="weak pulse"):
+        forced = track_beats(audio, sr, min_bpm=100, max_bpm=130, frontend=fe)
+    assert forced.beats.size >= 20 and 100 * 0.97 <= forced.tempo <= 130 * 1.03
+
 def test_pulsed_extent_stops_at_free_onsets():
     from technob_fx.stages.beats import _pulsed_extent
 

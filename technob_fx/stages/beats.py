@@ -206,6 +206,11 @@ class TempoRangeWarning(TechnobWarning):
     """The tempo range excludes the music's strongest tempo (the grid is the best one inside it)."""
 
 
+class NoPulseWarning(TechnobWarning):
+    """No steady pulse was heard: the grid is empty (ambient, a drone, speech, noise; or music whose
+    pulse is as weak as theirs, which a tempo range around its tempo tracks)."""
+
+
 class LoopGridWarning(TechnobWarning):
     """The audio is too short to track beats in: its grid assumes a loop of whole beats."""
 
@@ -802,7 +807,8 @@ def track_beats(
         raise ParameterError(f"downbeat must be a finite time in seconds, got {downbeat}")
     fe = frontend_for(audio, sr, frontend)
     key = f"beat_grid:{min_bpm:g}:{max_bpm:g}:{prior_bpm:g}:{bpb}:{downbeat}:{bool(loop)}"
-    grid, warning, category = fe.get(key, lambda: _track_or_loop(fe, min_bpm, max_bpm, prior_bpm, bpb, downbeat, loop))
+    grid, warning, category = fe.get(key, lambda: _no_pulse(fe, *_track_or_loop(fe, min_bpm, max_bpm, prior_bpm, bpb,
+                                                                                downbeat, loop)))
     if warning:
         log.info(warning)
         warnings.warn(warning, category, stacklevel=2)
@@ -899,6 +905,14 @@ def _track_or_loop(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: floa
     n = looped.beats.size
     return looped, (f"{fe.duration:.2f} s of audio is too short to track beats in: read as a loop of {n} beats "
                   f"at {looped.tempo:.2f} BPM (if it is not a loop, its tempo is unknown)"), LoopGridWarning
+
+
+def _no_pulse(fe: Frontend, grid: BeatGrid, warning: str, category: type[TechnobWarning]) -> tuple[BeatGrid, str, type[TechnobWarning]]:
+    """The reason for an empty grid when the tracker gave none: no steady pulse was heard."""
+    if grid.beats.size or warning or fe.duration < 2.0:
+        return grid, warning, category
+    return grid, (f"no steady pulse in {fe.duration:.1f} s of audio: no beat grid (tempo 0); if it has a beat, a "
+                  f"tempo range around it (--min-bpm/--max-bpm, or min_bpm=/max_bpm=) forces one"), NoPulseWarning
 
 
 def loop_grid(
@@ -1034,6 +1048,12 @@ def _track(fe: Frontend, min_bpm: float, max_bpm: float, prior_bpm: float, beats
             warning = (f"tempo range {min_bpm:g}-{max_bpm:g} BPM leaves out the music's strongest tempo "
                        f"({bpm_all:.1f} BPM); the beats follow {bpm0:.1f} BPM, the best inside the range")
             salience = threshold
+    if bpm0 > 0 and 0 < salience < threshold and (min_bpm, max_bpm) != (MIN_BPM, MAX_BPM) and not warning:
+        # a pulse too weak to trust on its own (legato strings, a rubato piano), but the user gave
+        # the tempo's range: the best tempo inside it, said
+        warning = (f"weak pulse (tempo salience {salience:.3f}, under the {threshold:.3f} beatless audio can reach): "
+                   f"the beats follow {bpm0:.1f} BPM, the best inside the range {min_bpm:g}-{max_bpm:g} BPM you gave")
+        salience = threshold
     if bpm0 <= 0 or salience < threshold:
         return empty, ""
     bpm0 = _net_octave(fe, bpm0, max_bpm, onset.size)
