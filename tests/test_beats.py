@@ -408,6 +408,8 @@ def test_no_pulse_says_so_and_a_range_forces_a_grid():
     with pytest.warns(TempoRangeWarning, match="weak pulse"):
         forced = track_beats(audio, sr, min_bpm=100, max_bpm=130, frontend=fe)
     assert forced.beats.size >= 20 and 100 * 0.97 <= forced.tempo <= 130 * 1.03
+    with pytest.warns(NoPulseWarning, match="silence"):
+        assert track_beats(np.zeros((2, 5 * sr), np.float32), sr).beats.size == 0
 
 def test_pulsed_extent_stops_at_free_onsets():
     from technob_fx.stages.beats import _pulsed_extent

@@ -911,6 +911,9 @@ def _no_pulse(fe: Frontend, grid: BeatGrid, warning: str, category: type[Technob
     """The reason for an empty grid when the tracker gave none: no steady pulse was heard."""
     if grid.beats.size or warning or fe.duration < 2.0:
         return grid, warning, category
+    rms = fe.spectral().rms
+    if rms.size == 0 or float(rms.max()) < 1e-5:
+        return grid, f"{fe.duration:.1f} s of silence: no beat grid (tempo 0)", NoPulseWarning
     return grid, (f"no steady pulse in {fe.duration:.1f} s of audio: no beat grid (tempo 0); if it has a beat, a "
                   f"tempo range around it (--min-bpm/--max-bpm, or min_bpm=/max_bpm=) forces one"), NoPulseWarning
 
