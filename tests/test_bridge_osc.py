@@ -360,13 +360,18 @@ def test_liblo_oscsend_to_oscdump(tmp_path, analysis_json):
     assert helped and '"/technob/cancel" "[address]"' in helped[0] and helped[0].endswith(" 0 0")
 
 
-def test_cli_bridge_serves_until_interrupted(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_cli_bridge_serves_until_interrupted(tmp_path, stop):
+    """Ctrl-C and SIGTERM stop the server with status 0, also when the bridge was started with
+    SIGINT ignored (as a shell without job control starts a background process: before, the
+    server then never stopped on Ctrl-C)."""
     import signal
     import sys
 
     port = _free_udp_port()
     proc = subprocess.Popen([sys.executable, "-m", "technob_fx", "bridge", "--listen", f"127.0.0.1:{port}",
-                             "--allow", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--allow", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         line = proc.stdout.readline()
         assert f"listening on 127.0.0.1:{port}" in line
@@ -376,12 +381,14 @@ def test_cli_bridge_serves_until_interrupted(tmp_path):
             assert p.recv()[0] == "/technob/pong"
         finally:
             p.close()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, stop))
         assert proc.wait(timeout=WAIT) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    if stop == "SIGTERM":
+        return
     bad = subprocess.run([sys.executable, "-m", "technob_fx", "bridge", "--listen", "0.0.0.0:0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "non-loopback" in bad.stderr

@@ -6,6 +6,7 @@ TechnobFX Remote Script into Ableton Live."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:9000"
@@ -125,11 +126,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"technob bridge ({args.daw}) listening on {h}:{p}; allowed: "
           f"{', '.join(map(str, server.policy.allowed))}; senders: {server.transport.senders}; secret: "
           f"{'required' if server.secret else 'none'}; Ctrl-C stops", flush=True)
+    restore = _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        restore()
         if daw is not None:
             daw.close()
         if clock_in is not None:
@@ -138,6 +141,28 @@ def run(args: argparse.Namespace) -> int:
         if clock_out is not None:
             clock_out.close()
     return 0
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """Ctrl-C (SIGINT) and SIGTERM stop the server cleanly, even where SIGINT was inherited as
+    ignored (a process started in the background by a shell without job control); returns the
+    function that puts the previous handlers back. Only the main thread may set handlers."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum: int, frame: object) -> None:  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _secret(args: argparse.Namespace) -> str | None:
