@@ -13,20 +13,29 @@ from typing import Any
 
 import numpy as np
 
+from ..core.results import BeatGrid
 
-def beat_times(mono: np.ndarray, sr: float, frontend: Any = None) -> tuple[float, np.ndarray]:
-    """``(tempo BPM, beat times s)`` of a mono signal (:func:`~technob_fx.stages.beats.track_beats`,
-    on ``frontend`` when given: its grid is cached there for later calls); ``(0.0, [])`` for
-    silence or where no beat is found."""
-    if mono.size < sr or float(np.abs(mono).max()) < 1e-4:
-        return 0.0, np.zeros(0)
+
+def chunk_grid(audio: np.ndarray, sr: float, frontend: Any = None) -> BeatGrid:
+    """The :class:`~technob_fx.stages.beats.BeatGrid` of a chunk cut from a piece (never read as a
+    loop), on ``frontend`` when given (the grid is cached there); a chunk without a pulse is
+    expected here, so its empty grid comes without a ``NoPulseWarning``."""
     import warnings
 
     from ..stages.beats import NoPulseWarning, track_beats
 
-    with warnings.catch_warnings():  # a chunk without a pulse is expected: tempo 0, no warning
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoPulseWarning)
-        grid = track_beats(mono, sr, loop=False, frontend=frontend)  # a chunk is cut from a piece
+        return track_beats(audio, sr, loop=False, frontend=frontend)
+
+
+def beat_times(mono: np.ndarray, sr: float, frontend: Any = None) -> tuple[float, np.ndarray]:
+    """``(tempo BPM, beat times s)`` of a mono signal (:func:`chunk_grid`, on ``frontend`` when
+    given: its grid is cached there for later calls); ``(0.0, [])`` for silence or where no beat
+    is found."""
+    if mono.size < sr or float(np.abs(mono).max()) < 1e-4:
+        return 0.0, np.zeros(0)
+    grid = chunk_grid(mono, sr, frontend)
     if grid.tempo > 0 and len(grid.beats) >= 2:
         return float(grid.tempo), np.asarray(grid.beats, dtype=np.float64)
     return 0.0, np.zeros(0)

@@ -188,17 +188,13 @@ def analyse_chunk(audio: np.ndarray, sr: float, genre: str) -> dict[str, Any]:
         ``"step,ioi"`` tokens), ``cadences`` (``[(last degree mod 7, chord token), ...]``),
         ``notes`` (the transcription, for the sampled instruments) and ``grid``.
     """
-    import warnings
-
     from ..core.frontend import Frontend
-    from ..stages.beats import NoPulseWarning, track_beats
     from ..stages.key import estimate_key
     from ..stages.notes import split_roles, transcribe
+    from ._analysis import chunk_grid
 
     fe = Frontend(audio, sr)
-    with warnings.catch_warnings():  # a chunk without a pulse is expected: no grid, no warning
-        warnings.simplefilter("ignore", NoPulseWarning)
-        grid = track_beats(audio, sr, loop=False, frontend=fe)  # a chunk is cut from a piece
+    grid = chunk_grid(audio, sr, fe)
     k = estimate_key(audio, sr, frontend=fe)
     tonic, mode = PITCH_CLASSES.index(k.tonic), k.mode
     scale = scale_of(mode)

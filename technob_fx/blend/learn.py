@@ -396,13 +396,7 @@ def classical_phrases(mono: np.ndarray, sr: float, *, wav: str, source: str, off
     nb = PHRASE_BEATS if beats.size > PHRASE_BEATS else 4  # short chunks: one-bar phrases
     first = 0  # phrases start on the first downbeat (cuts on bar lines)
     if mono.size >= 2 * sr and float(np.abs(mono).max()) > 1e-4:
-        import warnings
-
-        from ..stages.beats import NoPulseWarning, track_beats
-
-        with warnings.catch_warnings():  # a chunk without a pulse is expected
-            warnings.simplefilter("ignore", NoPulseWarning)
-            down = np.asarray(track_beats(mono, sr, loop=False, frontend=fe).downbeats, float)
+        down = np.asarray(_analysis.chunk_grid(mono, sr, fe).downbeats, float)
         if down.size:
             first = int(np.argmin(np.abs(beats - down[0])))
             first = first % 4 if beats.size - first < nb + 1 else first
