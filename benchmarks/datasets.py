@@ -545,7 +545,7 @@ def _extra_beats(e: dict, show: Callable[[str, str, str], bytes]) -> tuple[str, 
         lines, pos = [], 0
         for x in t:
             pos = 1 if bars.size and np.min(np.abs(bars - x)) < 0.01 else (pos + 1 if pos else 0)
-            lines.append(f"{x:.6f}\t{pos}" if pos else f"{x:.6f}\t0")
+            lines.append(f"{x:.6f}\t{pos}")  # 0: before the first bar line (a pickup, numbered below)
         # beats before the first bar line (a pickup) count back from it
         first = next((i for i, ln in enumerate(lines) if ln.endswith("\t1")), None)
         if first:
